@@ -1,0 +1,418 @@
+"""The conductor: commands and time in, sample-exact actions out. Pure: no pyo, no clock.
+
+Theory of operation
+-------------------
+Time is a sample count supplied by the caller (`advance(until)`), never read from a clock,
+so offline renders, live playback and tests drive the same logic. Commands are submitted
+with the sample at which they take effect. When time reaches a command, the conductor
+*plans*: it finds the sync point on the playing section's grid and queues the actions that
+realise the move (stop the source with its fade, start a bridge, start the destination).
+Queued actions are *released* to the engine once they fall inside the caller's horizon;
+until then a newer command may replace the plan (the latest musical decision wins). Once
+any action of a plan is released, the plan is committed and later moves start from its
+destination.
+
+Section choice by parameters goes through a debounce (`choice.Debounce`): a new pick acts
+only after it has held for the score's dwell time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+from adaptive.actions import (
+    Action,
+    EndRest,
+    SetParams,
+    StartRest,
+    StartStinger,
+    StartVoice,
+    StopVoice,
+)
+from adaptive.choice import REST, Debounce, pick
+from adaptive.commands import (
+    Command,
+    GoToSection,
+    Play,
+    PlayStinger,
+    Rest,
+    Resume,
+    SetParam,
+    SetParams as SetParamsCommand,
+    SetState,
+    Stop,
+)
+from adaptive.errors import CommandError
+from adaptive.musical_time import Grid, Unit, first_sample
+from adaptive.score.model import DestinationStart, Quantize, Score
+
+SLOTS_PER_SECTION = 2
+"""Two voices per section let a section cross-fade into itself."""
+
+STINGER_SLOTS = 2
+END_FADE_SECONDS = 0.005
+"""A play-once section is faded over 5 ms at its end, so a stem that ends loud never clicks."""
+
+
+@dataclass(frozen=True)
+class Bed:
+    """The section playing (or planned to play) as the bed, with its grid."""
+
+    section: str
+    slot: int
+    grid: Grid
+    start: int
+    end: int | None  # first sample after a play-once section; None while looping
+
+
+@dataclass
+class _Plan:
+    """Actions of one musical decision, cancellable until the first one is released."""
+
+    actions: list[Action]
+    bed_before: Bed | None
+    bed_after: Bed | None
+    slots_before: dict[tuple[str, int], float]
+    committed: bool = False
+
+
+@dataclass
+class _RestPlan:
+    actions: list[Action]
+    committed: bool = False
+
+
+@dataclass(order=True)
+class _Queued:
+    at: int
+    order: int
+    action: Action = field(compare=False)
+    plan: object = field(compare=False)
+
+
+class Conductor:
+    """Turns commands into actions for one score at one sample rate."""
+
+    def __init__(self, score: Score, sample_rate: int, start: int = 0) -> None:
+        self.score = score
+        self.sample_rate = sample_rate
+        self.params: dict[str, float] = score.initial_parameters()
+        self.now = start
+        self.released: list[Action] = []
+        self.resting = False
+        self._inputs: list[tuple[int, int, Command]] = []
+        self._queue: list[_Queued] = []
+        self._order = 0
+        self._slot_free_at: dict[tuple[str, int], float] = {}
+        self._plan: _Plan | None = None
+        self._rest_plan: _RestPlan | None = None
+        self._stinger_turn: dict[str, int] = {}
+        self._debounce = Debounce(round(score.choice.dwell * sample_rate))
+        first = self._initial_section()
+        self._debounce.acted = first
+        self.bed: Bed | None = None
+        self._queue_action(SetParams(start, dict(self.params)), None)
+        self._start_bed(first, start)
+
+    # ------------------------------------------------------------------ inputs
+
+    def submit(self, command: Command, at: int) -> None:
+        """Queue a command taking effect at sample `at` (clamped to the present)."""
+        self._order += 1
+        heapq.heappush(self._inputs, (max(at, self.now), self._order, command))
+
+    def advance(self, until: int) -> list[Action]:
+        """Process everything due before `until`; return the actions released to the engine."""
+        while True:
+            next_input = self._inputs[0][0] if self._inputs else math.inf
+            due = self._debounce.due()
+            next_choice = due if due is not None else math.inf
+            when = min(next_input, next_choice)
+            if when >= until:
+                break
+            self.now = max(self.now, int(when))
+            if next_input <= next_choice:
+                _, _, command = heapq.heappop(self._inputs)
+                self._apply(command, self.now)
+            else:
+                self._act_on_choice(self.now)
+        released: list[Action] = []
+        while self._queue and self._queue[0].at < until:
+            item = heapq.heappop(self._queue)
+            self._commit(item.plan)
+            released.append(item.action)
+            if isinstance(item.action, EndRest):
+                self.resting = False
+            if isinstance(item.action, StartVoice) and not item.action.bridge:
+                self._continue_after_play_once()
+        self.now = max(self.now, until)
+        self.released.extend(released)
+        return released
+
+    # ------------------------------------------------------------ commands
+
+    def _apply(self, command: Command, now: int) -> None:
+        if isinstance(command, SetParam):
+            self._set_params({command.name: command.value}, now)
+        elif isinstance(command, SetParamsCommand):
+            self._set_params(command.values, now)
+        elif isinstance(command, SetState):
+            if command.name not in self.score.states:
+                raise CommandError(f"unknown state {command.name!r}")
+            self._set_params(self.score.states[command.name], now)
+        elif isinstance(command, GoToSection):
+            self._require_section(command.name)
+            self._transition(command.name, now, command.when)
+        elif isinstance(command, PlayStinger):
+            self._stinger(command.name, now)
+        elif isinstance(command, Rest):
+            self._rest(now, command.beats, command.bars)
+        elif isinstance(command, Resume):
+            if command.section is not None:
+                self._require_section(command.section)
+            self._resume(now, command.section)
+        elif isinstance(command, Stop):
+            self._rest(now, None, None, when=Quantize.IMMEDIATE)
+        elif isinstance(command, Play):
+            self._resume(now, None)
+
+    def _require_section(self, name: str) -> None:
+        if name not in self.score.sections:
+            raise CommandError(f"unknown section {name!r}")
+
+    def _set_params(self, values: dict[str, float], now: int) -> None:
+        clamped: dict[str, float] = {}
+        for name, value in values.items():
+            spec = self.score.parameters.get(name)
+            if spec is None:
+                raise CommandError(f"unknown parameter {name!r}")
+            clamped[name] = spec.clamp(value)
+        self.params.update(clamped)
+        self._queue_action(SetParams(now, clamped), None)
+        self._observe_choice(now)
+
+    # -------------------------------------------------------------- choice
+
+    def _initial_section(self) -> str:
+        picked = pick(self.score.choice, self.score.sections, self.score.parameters,
+                      self.params, None)
+        if self.score.score.initial_section is None and picked not in (None, REST):
+            return picked  # type: ignore[return-value]
+        return self.score.initial_section_name()
+
+    def _observe_choice(self, now: int) -> None:
+        current = self._debounce.acted
+        picked = pick(self.score.choice, self.score.sections, self.score.parameters,
+                      self.params, current)
+        self._debounce.observe(picked, now)
+
+    def _act_on_choice(self, now: int) -> None:
+        before = self._debounce.acted
+        target = self._debounce.take(now)
+        if target is None:
+            return
+        if target == REST:
+            self._rest(now, None, None)
+        elif before == REST:
+            self._resume(now, target)
+        else:
+            self._transition(target, now, None)
+
+    # ---------------------------------------------------------- transitions
+
+    def _grid(self, section: str, origin: float) -> Grid:
+        spec = self.score.sections[section]
+        return Grid(self.sample_rate, spec.tempo, spec.parsed_meter, origin)
+
+    def _length(self, section: str) -> float:
+        spec = self.score.sections[section]
+        return self._grid(section, 0.0).samples_per_bar * spec.bars
+
+    def _take_slot(self, section: str, at: int) -> int:
+        slots = [(self._slot_free_at.get((section, s), -math.inf), s)
+                 for s in range(SLOTS_PER_SECTION)]
+        free = [s for free_at, s in slots if free_at <= at]
+        slot = free[0] if free else min(slots)[1]
+        self._slot_free_at[(section, slot)] = math.inf
+        return slot
+
+    def _release_slot(self, section: str, slot: int, free_at: float) -> None:
+        self._slot_free_at[(section, slot)] = free_at
+
+    def _start_bed(self, section: str, at: int) -> None:
+        slot = self._take_slot(section, at)
+        grid = self._grid(section, float(at))
+        actions: list[Action] = [StartVoice(at, section, slot, float(at), 0, "linear")]
+        bed = self._bed(section, slot, grid, at)
+        self.bed = bed
+        plan = _Plan(actions, None, bed, {})
+        for action in actions:
+            self._queue_action(action, plan)
+        self._plan = plan
+
+    def _bed(self, section: str, slot: int, grid: Grid, start: int) -> Bed:
+        spec = self.score.sections[section]
+        end = None if spec.loop else first_sample(grid.origin + self._length(section))
+        return Bed(section, slot, grid, start, end)
+
+    def _cancel_pending_plan(self) -> None:
+        plan = self._plan
+        if plan is None or plan.committed:
+            return
+        self._queue = [q for q in self._queue if q.plan is not plan]
+        heapq.heapify(self._queue)
+        self.bed = plan.bed_before
+        self._slot_free_at = dict(plan.slots_before)
+        self._plan = None
+
+    def _sync_instant(self, bed: Bed, after: int, unit: Unit) -> float:
+        spec = self.score.sections[bed.section]
+        if unit == "end" and bed.end is not None:
+            return max(float(bed.end), float(after))
+        return bed.grid.next_instant(float(max(after, bed.start)), unit, spec.phrase_bars,
+                                     spec.bars)
+
+    def _transition(self, destination: str, now: int, when: Quantize | None,
+                    start_override: DestinationStart | None = None,
+                    fades: bool = True) -> None:
+        self._cancel_pending_plan()
+        source = self.bed
+        slots_before = dict(self._slot_free_at)
+        sr = self.sample_rate
+        actions: list[Action] = []
+        if source is None:
+            self._start_bed(destination, now)
+            return
+        rule = self.score.transition(source.section, destination)
+        unit: Unit = (when or rule.when).value
+        sync_instant = self._sync_instant(source, now, unit)
+        sync = first_sample(sync_instant)
+        fade_out = round(rule.fade_out * sr) if fades else 0
+        actions.append(StopVoice(sync, source.section, source.slot, fade_out, rule.curve.value))
+        self._release_slot(source.section, source.slot, sync + fade_out + 1)
+        destination_instant = sync_instant
+        if rule.bridge is not None:
+            bridge_slot = self._take_slot(rule.bridge, sync)
+            actions.append(StartVoice(sync, rule.bridge, bridge_slot, sync_instant,
+                                      round(rule.fade_in * sr), rule.curve.value, bridge=True))
+            destination_instant = sync_instant + self._length(rule.bridge)
+            bridge_end = first_sample(destination_instant)
+            tail = max(fade_out, round(END_FADE_SECONDS * sr))
+            actions.append(StopVoice(bridge_end, rule.bridge, bridge_slot, tail, rule.curve.value))
+            self._release_slot(rule.bridge, bridge_slot, bridge_end + tail + 1)
+        start_mode = start_override or rule.start
+        origin = destination_instant
+        if start_mode is DestinationStart.SAME_POSITION and rule.bridge is None:
+            bars = (destination_instant - source.grid.origin) / source.grid.samples_per_bar
+            bars %= self.score.sections[source.section].bars
+            dest_grid = self._grid(destination, 0.0)
+            bars %= self.score.sections[destination].bars
+            origin = destination_instant - bars * dest_grid.samples_per_bar
+        start = first_sample(destination_instant)
+        slot = self._take_slot(destination, start)
+        fade_in = round(rule.fade_in * sr) if fades and rule.bridge is None else 0
+        actions.append(StartVoice(start, destination, slot, origin, fade_in, rule.curve.value))
+        bed = self._bed(destination, slot, self._grid(destination, origin), start)
+        plan = _Plan(actions, source, bed, slots_before)
+        for action in actions:
+            self._queue_action(action, plan)
+        self.bed = bed
+        self._plan = plan
+
+    def _continue_after_play_once(self) -> None:
+        """A play-once bed moves on by itself at its end (to `next`, or to silence)."""
+        bed = self.bed
+        if bed is None or bed.end is None or (self._plan is not None and not self._plan.committed):
+            return
+        spec = self.score.sections[bed.section]
+        if spec.next is not None:
+            self._transition(spec.next, bed.end, Quantize.END, DestinationStart.BEGINNING,
+                             fades=False)
+            return
+        fade = round(END_FADE_SECONDS * self.sample_rate)
+        stop = StopVoice(bed.end - fade, bed.section, bed.slot, fade, "linear")
+        plan = _Plan([stop], bed, None, dict(self._slot_free_at))
+        self._queue_action(stop, plan)
+        self._release_slot(bed.section, bed.slot, bed.end + 1)
+        self.bed = None
+        self._plan = plan
+
+    def _commit(self, plan: object) -> None:
+        if isinstance(plan, _Plan | _RestPlan):
+            plan.committed = True
+
+    # -------------------------------------------------------------- stingers
+
+    def _stinger(self, name: str, now: int) -> None:
+        spec = self.score.stingers.get(name)
+        if spec is None:
+            raise CommandError(f"unknown stinger {name!r}")
+        at = now
+        if self.bed is not None:
+            at = first_sample(self._sync_instant(self.bed, now, spec.when.value))
+        turn = self._stinger_turn.get(name, -1) + 1
+        self._stinger_turn[name] = turn
+        self._queue_action(StartStinger(at, name, turn % STINGER_SLOTS), None)
+
+    # ------------------------------------------------------------------ rests
+
+    def _rest(self, now: int, beats: float | None, bars: float | None,
+              when: Quantize | None = None) -> None:
+        if self.resting:
+            return
+        settings = self.score.rests
+        unit: Unit = (when or settings.when).value
+        instant = float(now) if self.bed is None else self._sync_instant(self.bed, now, unit)
+        at = first_sample(instant)
+        actions: list[Action] = [StartRest(at, round(settings.release * self.sample_rate))]
+        if (beats or bars) and self.bed is not None:
+            grid = self.bed.grid
+            length = (beats or 0.0) * grid.samples_per_beat + (bars or 0.0) * grid.samples_per_bar
+            reentry = grid.next_instant(instant + length, settings.reenter)
+            actions.append(EndRest(first_sample(reentry),
+                                   round(settings.fade_in * self.sample_rate)))
+        plan = _RestPlan(actions)
+        for action in actions:
+            self._queue_action(action, plan)
+        self._rest_plan = plan
+        self.resting = True
+
+    def _resume(self, now: int, section: str | None) -> None:
+        plan = self._rest_plan
+        if plan is not None and not plan.committed:
+            # the rest has not begun: resuming simply cancels it
+            self._queue = [q for q in self._queue if q.plan is not plan]
+            heapq.heapify(self._queue)
+            self._rest_plan = None
+            self.resting = False
+            if section is not None and (self.bed is None or self.bed.section != section):
+                self._transition(section, now, None)
+            return
+        if not self.resting:
+            if section is not None:
+                self._transition(section, now, None)
+            return
+        # drop an automatic re-entry that has not happened yet, then re-enter on a downbeat
+        self._queue = [q for q in self._queue if not isinstance(q.action, EndRest)]
+        heapq.heapify(self._queue)
+        settings = self.score.rests
+        if self.bed is None:
+            at = now
+            if section is not None:
+                self._start_bed(section, now)
+        else:
+            instant = self._sync_instant(self.bed, now, settings.reenter)
+            at = first_sample(instant)
+            if section is not None and section != self.bed.section:
+                self._transition(section, at, Quantize.IMMEDIATE, DestinationStart.BEGINNING,
+                                 fades=False)
+        self._queue_action(EndRest(at, round(settings.fade_in * self.sample_rate)),
+                           self._rest_plan)
+
+    # ------------------------------------------------------------------ queue
+
+    def _queue_action(self, action: Action, plan: object) -> None:
+        self._order += 1
+        heapq.heappush(self._queue, _Queued(action.at, self._order, action, plan))

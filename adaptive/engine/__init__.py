@@ -1,0 +1,1 @@
+"""The pyo backend: the only place that builds audio objects."""

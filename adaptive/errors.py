@@ -1,0 +1,51 @@
+"""One root exception, so callers can tell adaptive's own faults from everything else."""
+
+from __future__ import annotations
+
+
+class AdaptiveError(Exception):
+    """Root of every error adaptive raises on purpose."""
+
+
+class ScoreError(AdaptiveError):
+    """A score file (or a file it names) is invalid.
+
+    Each problem names the file, the field path, the bad value and the fix, so a composer
+    can mend the score without reading a traceback.
+    """
+
+    def __init__(self, path: str, problems: list[ScoreProblem]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = [f"{self.path}: {len(self.problems)} problem(s)"]
+        lines.extend(f"  {problem}" for problem in self.problems)
+        return "\n".join(lines)
+
+
+class ScoreProblem:
+    """One thing wrong in a score: where, what, and how to fix it."""
+
+    def __init__(self, field: str, message: str, value: object = None, fix: str = "") -> None:
+        self.field = field
+        self.message = message
+        self.value = value
+        self.fix = fix
+
+    def __str__(self) -> str:
+        text = f"{self.field or '<score>'}: {self.message}"
+        if self.value is not None:
+            text += f" (got {self.value!r})"
+        if self.fix:
+            text += f"; fix: {self.fix}"
+        return text
+
+
+class TimelineError(AdaptiveError):
+    """A timeline file is invalid; the message names the file, the cue and the field."""
+
+
+class CommandError(AdaptiveError):
+    """A command cannot be applied to the score (unknown name, wrong value)."""

@@ -102,6 +102,8 @@ class Conductor:
         self.now = start
         self.released: list[Action] = []
         self.resting = False
+        self.rejected: list[tuple[int, Command, str]] = []
+        """Commands that could not apply (unknown names): the caller logs and counts them."""
         self._inputs: list[tuple[int, int, Command]] = []
         self._queue: list[_Queued] = []
         self._order = 0
@@ -135,7 +137,10 @@ class Conductor:
             self.now = max(self.now, int(when))
             if next_input <= next_choice:
                 _, _, command = heapq.heappop(self._inputs)
-                self._apply(command, self.now)
+                try:
+                    self._apply(command, self.now)
+                except CommandError as error:
+                    self.rejected.append((self.now, command, str(error)))
             else:
                 self._act_on_choice(self.now)
         released: list[Action] = []

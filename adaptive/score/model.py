@@ -166,6 +166,8 @@ class Stinger(Strict):
     duck: float = Field(0.0, le=0, description="dB applied to the bed while it sounds")
     duck_attack: float = Field(0.05, ge=0)
     duck_release: float = Field(0.5, ge=0)
+    key: str | None = Field(None, description="harmony for a patch stinger, e.g. 'D minor'")
+    chord: str | None = Field(None, description="chord for a patch stinger, e.g. 'Dm'")
 
     @model_validator(mode="after")
     def _one_source(self) -> Stinger:
@@ -306,7 +308,8 @@ class Score(Strict):
     def initial_section_name(self) -> str:
         if self.score.initial_section is not None:
             return self.score.initial_section
-        return next(name for name, section in self.sections.items() if section.loop)
+        looping = [name for name, section in self.sections.items() if section.loop]
+        return (looping or list(self.sections))[0]
 
     def initial_parameters(self) -> dict[str, float]:
         values = {name: spec.default for name, spec in self.parameters.items()}

@@ -1,0 +1,165 @@
+"""Building blocks of the audio graph shared by voices, stingers and the master bus.
+
+Everything that must land on a sample is computed per sample from `SampleCounter`, a
+double-precision count of samples since the engine started (exact for 2^53 samples).
+Python only ever changes *when* things happen (a `Sig` holding a start sample, set ahead of
+time); the comparison against the counter happens inside the graph, so an event sounds on
+its exact sample whatever the block size, offline or live.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+
+from adaptive.curves import db_to_amplitude, fade_shape, gain_db, interpolate
+from adaptive.score.model import Parameter
+
+PyoObject = Any
+
+NEVER = 1e15
+"""A sample the counter never reaches (about 650 years at 48 kHz)."""
+
+SHAPE_POINTS = 4097
+CURVE_POINTS = 1025
+
+
+def pointer_index(pyo: ModuleType, progress: PyoObject, points: int) -> PyoObject:
+    """Scale progress in [0, 1] so pyo's periodic `Pointer` reads the last point at 1."""
+    return progress * ((points - 1) / points)
+
+
+class SampleCounter:
+    """The one clock of the graph: the sample index since `start()`."""
+
+    def __init__(self, pyo: ModuleType) -> None:
+        self._trigger = pyo.Trig().stop()
+        self.signal: PyoObject = pyo.Count(self._trigger)
+
+    def start(self) -> None:
+        """Sample 0 is the first sample of the next processed block."""
+        self._trigger.play()
+
+    def now(self) -> float:
+        return float(self.signal.get())
+
+
+class FadeShapes:
+    """Lookup tables of the fade curves, read at audio rate by envelopes."""
+
+    def __init__(self, pyo: ModuleType) -> None:
+        self.tables: dict[str, PyoObject] = {}
+        for curve in ("linear", "equal_power", "s_curve"):
+            values = [fade_shape(curve, i / (SHAPE_POINTS - 1)) for i in range(SHAPE_POINTS)]
+            self.tables[curve] = pyo.DataTable(size=SHAPE_POINTS, init=values)
+
+
+class Ramp:
+    """Progress 0 → 1 from a start sample over a length, per sample: the core of every fade.
+
+    Python sets `start` and `length` ahead of time; the graph computes
+    ``clip((counter - start + 1) / length, 0, 1)`` on every sample, so a fade of length 1
+    (a hard cut) is complete on the `start` sample itself.
+    """
+
+    def __init__(self, pyo: ModuleType, counter: SampleCounter) -> None:
+        self.start_sig: PyoObject = pyo.Sig(NEVER)
+        self.rate_sig: PyoObject = pyo.Sig(1.0)
+        self.signal: PyoObject = pyo.Clip((counter.signal - self.start_sig) * self.rate_sig,
+                                          0.0, 1.0)
+
+    def set(self, start: float, length: float) -> None:
+        self.start_sig.value = float(start) - 1.0
+        self.rate_sig.value = 1.0 / max(float(length), 1.0)
+
+    def reset(self) -> None:
+        self.start_sig.value = NEVER
+
+
+class Envelope:
+    """Fade in from one sample, fade out from another, each with its own curve."""
+
+    def __init__(self, pyo: ModuleType, counter: SampleCounter, shapes: FadeShapes) -> None:
+        self._shapes = shapes
+        self.fade_in = Ramp(pyo, counter)
+        self.fade_out = Ramp(pyo, counter)
+        self._in = pyo.Pointer(shapes.tables["linear"],
+                               pointer_index(pyo, self.fade_in.signal, SHAPE_POINTS))
+        self._out = pyo.Pointer(shapes.tables["linear"],
+                                pointer_index(pyo, 1.0 - self.fade_out.signal, SHAPE_POINTS))
+        self.signal: PyoObject = self._in * self._out
+
+    def open(self, at: int, fade: int, curve: str) -> None:
+        self._in.table = self._shapes.tables[curve]
+        self.fade_in.set(at, fade)
+        self.fade_out.reset()
+
+    def close(self, at: int, fade: int, curve: str) -> None:
+        self._out.table = self._shapes.tables[curve]
+        self.fade_out.set(at, fade)
+
+    def silence(self) -> None:
+        self.fade_in.reset()
+        self.fade_out.reset()
+
+
+class ParameterBus:
+    """One smoothed signal per score parameter, normalised to [0, 1].
+
+    Smoothing is a linear ramp over the parameter's smoothing time (pyo's `SigTo`), so the
+    music reaches a new value exactly `smoothing` seconds after it is set.
+    """
+
+    def __init__(self, pyo: ModuleType, parameters: Mapping[str, Parameter],
+                 initial: Mapping[str, float]) -> None:
+        self.specs = dict(parameters)
+        self.signals: dict[str, PyoObject] = {}
+        for name, spec in parameters.items():
+            start = self.normalise(name, initial[name])
+            self.signals[name] = pyo.SigTo(start, time=spec.smoothing, init=start)
+
+    def normalise(self, name: str, value: float) -> float:
+        spec = self.specs[name]
+        return (spec.clamp(value) - spec.min) / (spec.max - spec.min)
+
+    def set(self, values: Mapping[str, float]) -> None:
+        for name, value in values.items():
+            self.signals[name].value = self.normalise(name, value)
+
+
+def curve_signal(pyo: ModuleType, bus: ParameterBus,
+                 curves: Mapping[str, Sequence[tuple[float, float]]], *, gain: bool
+                 ) -> PyoObject:
+    """A signal following curves over parameters: gains multiply (dB add), controls multiply."""
+    signal: PyoObject = None
+    for name, points in curves.items():
+        spec = bus.specs[name]
+        values = []
+        for i in range(CURVE_POINTS):
+            x = spec.min + (spec.max - spec.min) * i / (CURVE_POINTS - 1)
+            values.append(db_to_amplitude(gain_db(points, x)) if gain else interpolate(points, x))
+        table = pyo.DataTable(size=CURVE_POINTS, init=values)
+        lookup = pyo.Pointer(table, pointer_index(pyo, bus.signals[name], CURVE_POINTS))
+        signal = lookup if signal is None else signal * lookup
+    return signal
+
+
+@contextmanager
+def captured_objects(pyo: ModuleType) -> Iterator[list[PyoObject]]:
+    """Collect every pyo object created inside the block.
+
+    A voice's objects are stopped while it is silent and played again before it sounds,
+    so idle voices cost no DSP. Patches create objects freely; collecting them here (and
+    holding the references, which pyo needs anyway) spares patch authors any bookkeeping.
+    """
+    kinds = (pyo.PyoObject, pyo.PyoPVObject)
+    # holding the objects (not just their ids) keeps an id from being reused meanwhile
+    before = {id(obj): obj for obj in gc.get_objects() if isinstance(obj, kinds)}
+    created: list[PyoObject] = []
+    yield created
+    created.extend(obj for obj in gc.get_objects()
+                   if isinstance(obj, kinds) and id(obj) not in before)
+    before.clear()

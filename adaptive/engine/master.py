@@ -1,0 +1,61 @@
+"""The master bus: bed → rests → ducking → stingers → DC filter → limiter → ceiling.
+
+The limiter has no lookahead on purpose: lookahead delays every control change by its
+length, and the live path is budgeted at one audio period. A fast peak follower lowers the
+gain above the threshold and a final clip guarantees the output never reaches 0 dBFS.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from adaptive.curves import db_to_amplitude
+from adaptive.engine.graph import SHAPE_POINTS, FadeShapes, Ramp, SampleCounter, pointer_index
+
+PyoObject = Any
+
+LIMIT_THRESHOLD = db_to_amplitude(-1.0)
+CEILING = db_to_amplitude(-0.1)
+DC_CUTOFF_HZ = 8.0
+
+
+class RestGate:
+    """Silence as punctuation: the bed fades out over the release and re-enters on cue.
+
+    gain = shape((1 - out) + out * in), where `out` ramps over the release from the rest's
+    start and `in` ramps over the re-entry fade: 1 before the rest, the release curve
+    during it, 0 until re-entry, and continuous if a re-entry interrupts the release.
+    """
+
+    def __init__(self, pyo: ModuleType, counter: SampleCounter, shapes: FadeShapes) -> None:
+        self.release = Ramp(pyo, counter)
+        self.reentry = Ramp(pyo, counter)
+        progress = (1.0 - self.release.signal) + self.release.signal * self.reentry.signal
+        self.signal: PyoObject = pyo.Pointer(shapes.tables["s_curve"],
+                                             pointer_index(pyo, progress, SHAPE_POINTS))
+
+    def rest(self, at: int, release: int) -> None:
+        self.reentry.reset()
+        self.release.set(at, release)
+
+    def resume(self, at: int, fade_in: int) -> None:
+        self.reentry.set(at, fade_in)
+
+
+class MasterBus:
+    def __init__(self, pyo: ModuleType, counter: SampleCounter, shapes: FadeShapes,
+                 bed: list[PyoObject], ducks: list[PyoObject], stingers: list[PyoObject],
+                 gain_db: float) -> None:
+        self.rest = RestGate(pyo, counter, shapes)
+        bed_mix = pyo.Mix(bed, voices=2) if bed else pyo.Sig([0.0, 0.0])
+        ducked = bed_mix * self.rest.signal
+        for duck in ducks:
+            ducked = ducked * duck
+        mixed = (ducked + pyo.Mix(stingers, voices=2)) if stingers else ducked
+        gained = mixed * db_to_amplitude(gain_db)
+        filtered = pyo.ButHP(gained, freq=DC_CUTOFF_HZ)
+        peak = pyo.Max(pyo.Follower2(pyo.Abs(filtered[0]), risetime=0.0002, falltime=0.08),
+                       pyo.Follower2(pyo.Abs(filtered[1]), risetime=0.0002, falltime=0.08))
+        reduction = pyo.Div(LIMIT_THRESHOLD, pyo.Max(peak, LIMIT_THRESHOLD))
+        self.output: PyoObject = pyo.Clip(filtered * reduction, -CEILING, CEILING)

@@ -1,0 +1,218 @@
+"""Voices: a section's layers (stems and patches) built once, started on an exact sample.
+
+A `VoiceSlot` is one playable instance of a section. Its read position is
+``counter - origin`` (wrapped at the section length when it loops), so every stem and every
+patch of the voice follows one position derived from the shared counter: loops stay on the
+bar grid for hours, and tempo changes between sections cost nothing. Stems are read from
+RAM tables (see `StemTables` for why).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from adaptive.curves import db_to_amplitude
+from adaptive.engine.graph import (
+    NEVER,
+    Envelope,
+    FadeShapes,
+    ParameterBus,
+    SampleCounter,
+    captured_objects,
+    curve_signal,
+)
+from adaptive.engine.patch_api import HarmonySignals, PatchContext, VoiceClock, load_patch
+from adaptive.harmony import Harmony
+from adaptive.musical_time import Grid, Meter
+from adaptive.score.load import LoadedScore
+from adaptive.score.model import Layer, Section, Stinger
+
+PyoObject = Any
+
+
+class StemTables:
+    """Stems held in RAM, loaded once per file and shared by every voice that plays them.
+
+    Why RAM and not streaming: pyo's `SfPlayer` reads the disk inside the audio callback
+    (no disk thread), which caused xruns at 128 stems even with a warm page cache. A table
+    costs memory instead (8 bytes per sample per channel in pyo's double-precision build:
+    46 MB per stereo minute at 48 kHz) and load time, both paid before playback starts.
+    """
+
+    def __init__(self, pyo: ModuleType) -> None:
+        self._pyo = pyo
+        self._tables: dict[Path, PyoObject] = {}
+
+    def get(self, path: Path) -> PyoObject:
+        if path not in self._tables:
+            self._tables[path] = self._pyo.SndTable(str(path))
+        return self._tables[path]
+
+    @property
+    def bytes(self) -> int:
+        return sum(t.getSize() * len(t) * 8 for t in self._tables.values())
+
+
+def stereo(pyo: ModuleType, signal: PyoObject) -> PyoObject:
+    """Two streams from one or two: mono sources sound in the centre."""
+    if len(signal) == 2:
+        return signal
+    return pyo.Mix(signal, voices=2) if len(signal) > 2 else pyo.Mix([signal, signal], voices=2)
+
+
+class _Activity:
+    """Stops a group of pyo objects while they are silent, so idle voices cost no DSP."""
+
+    def __init__(self, objects: list[PyoObject]) -> None:
+        self.objects = objects
+        self.active = True
+        self.deactivate_at = NEVER
+
+    def activate(self) -> None:
+        if not self.active:
+            for obj in self.objects:
+                obj.play()
+            self.active = True
+        self.deactivate_at = NEVER
+
+    def deactivate(self) -> None:
+        if self.active:
+            for obj in self.objects:
+                obj.stop()
+            self.active = False
+
+
+class VoiceSlot:
+    """One instance of a section: its layers, its clock and its envelope."""
+
+    def __init__(self, pyo: ModuleType, loaded: LoadedScore, name: str, section: Section,
+                 counter: SampleCounter, shapes: FadeShapes, bus: ParameterBus,
+                 stems: StemTables, seed: int) -> None:
+        self.name = name
+        self.section = section
+        rate = loaded.sample_rate
+        grid = Grid(rate, section.tempo, section.parsed_meter)
+        harmony = Harmony.of(section.key, section.chords)
+        with captured_objects(pyo) as objects:
+            self.origin = pyo.Sig(NEVER)
+            self.clock = VoiceClock(pyo, counter.signal, self.origin, grid.samples_per_beat,
+                                    grid.meter.beats_per_bar, section.bars, section.loop)
+            self.harmony = HarmonySignals(pyo, harmony, self.clock)
+            self.envelope = Envelope(pyo, counter, shapes)
+            self.layers: dict[str, PyoObject] = {}
+            self.gains: dict[str, PyoObject | float] = {}
+            kept: list[PyoObject] = []
+            for layer_name, layer in section.layers.items():
+                gain = _gain(pyo, bus, layer)
+                self.gains[layer_name] = gain
+                if layer.stem is not None:
+                    table = stems.get(loaded.stems[layer.stem].path)
+                    position = self.clock.position
+                    reader = pyo.TableIndex(table, position if len(table) > 1
+                                            else [position, position])
+                    self.layers[layer_name] = reader * gain
+                else:
+                    assert layer.patch is not None
+                    context = PatchContext(pyo, rate, self.clock, self.harmony,
+                                           _controls(pyo, bus, layer, loaded), dict(layer.args),
+                                           seed)
+                    module = load_patch(loaded.patches[layer.patch])
+                    output = stereo(pyo, module.build(context))
+                    kept.extend(context.kept)
+                    self.layers[layer_name] = output * gain
+            mix = (pyo.Mix(list(self.layers.values()), voices=2) if self.layers
+                   else pyo.Sig([0.0, 0.0]))
+            self.output: PyoObject = mix * self.envelope.signal
+        self._kept = kept
+        self.activity = _Activity(objects)
+        self.activity.deactivate()
+
+    def start(self, at: int, origin: float, fade_in: int, curve: str) -> None:
+        self.activity.activate()
+        self.origin.value = float(origin)
+        self.envelope.open(at, fade_in, curve)
+
+    def stop(self, at: int, fade_out: int, curve: str) -> None:
+        self.envelope.close(at, fade_out, curve)
+        self.activity.deactivate_at = at + fade_out + 1
+
+
+class StingerSlot:
+    """A one-shot stem or patch over the bed, with its own gate and its ducking envelope."""
+
+    def __init__(self, pyo: ModuleType, loaded: LoadedScore, name: str, spec: Stinger,
+                 counter: SampleCounter, shapes: FadeShapes, stems: StemTables, seed: int,
+                 tempo: float) -> None:
+        rate = loaded.sample_rate
+        self.spec = spec
+        edge = round(0.002 * rate)
+        with captured_objects(pyo) as objects:
+            self.origin = pyo.Sig(NEVER)
+            if spec.stem is not None:
+                table = stems.get(loaded.stems[spec.stem].path)
+                self.length = loaded.stems[spec.stem].frames
+                raw = counter.signal - self.origin
+                content = pyo.TableIndex(table, raw if len(table) > 1 else [raw, raw])
+                bars = 1
+            else:
+                assert spec.patch is not None and spec.length is not None
+                self.length = round(spec.length * rate)
+                grid = Grid(rate, tempo, Meter(4, 4))
+                bars = max(1, math.ceil(self.length / grid.samples_per_bar))
+                clock = VoiceClock(pyo, counter.signal, self.origin, grid.samples_per_beat, 4,
+                                   bars, loop=False)
+                harmony = Harmony.of(spec.key, [spec.chord] if spec.chord else [])
+                context = PatchContext(pyo, rate, clock, HarmonySignals(pyo, harmony, clock), {},
+                                       dict(spec.args), seed)
+                module = load_patch(loaded.patches[spec.patch])
+                content = module.build(context)
+                self._kept = context.kept
+            self.envelope = Envelope(pyo, counter, shapes)
+            self.output: PyoObject = stereo(pyo, content) * self.envelope.signal * \
+                db_to_amplitude(spec.gain)
+        # the ducking envelope multiplies the bed: it must keep running while the stinger's
+        # own objects are stopped, so it stays outside the captured group
+        self.duck = Envelope(pyo, counter, shapes)
+        depth = 1.0 - db_to_amplitude(spec.duck)
+        self.bed_gain: PyoObject = 1.0 - self.duck.signal * depth
+        self._edge = edge
+        self._rate = rate
+        self.activity = _Activity(objects)
+        self.activity.deactivate()
+
+    def start(self, at: int) -> None:
+        self.activity.activate()
+        self.origin.value = float(at)
+        end = at + self.length
+        self.envelope.open(at, self._edge, "linear")
+        self.envelope.close(end - self._edge, self._edge, "linear")
+        attack = round(self.spec.duck_attack * self._rate)
+        release = round(self.spec.duck_release * self._rate)
+        if self.spec.duck < 0:
+            self.duck.open(at, attack, "linear")
+            self.duck.close(end, release, "linear")
+        self.activity.deactivate_at = end + release + 1
+
+
+def _gain(pyo: ModuleType, bus: ParameterBus, layer: Layer) -> PyoObject | float:
+    if isinstance(layer.gain, dict):
+        return curve_signal(pyo, bus, layer.gain, gain=True)
+    return db_to_amplitude(layer.gain)
+
+
+def _controls(pyo: ModuleType, bus: ParameterBus, layer: Layer,
+              loaded: LoadedScore) -> dict[str, PyoObject]:
+    assert layer.patch is not None
+    module = load_patch(loaded.patches[layer.patch])
+    controls: dict[str, PyoObject] = {}
+    for name, spec in module.CONTROLS.items():
+        given = layer.controls.get(name, spec.default)
+        if isinstance(given, dict):
+            signal = curve_signal(pyo, bus, given, gain=False)
+            controls[name] = pyo.Clip(signal, spec.low, spec.high)
+        else:
+            controls[name] = pyo.Sig(min(spec.high, max(spec.low, float(given))))
+    return controls

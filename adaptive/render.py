@@ -1,0 +1,189 @@
+"""Offline rendering: a score and a timeline in, samples out, bit-identical every time.
+
+The same conductor and engine as live playback run here, with pyo in manual mode: Python
+advances the graph block by block, releases the conductor's actions a little ahead of the
+audio (`LOOKAHEAD_BLOCKS`), and the graph places them on their exact samples. Audio leaves
+in fixed chunks recorded inside the graph, so an hour-long render needs little memory.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+import numpy as np
+import numpy.typing as npt
+
+from adaptive.actions import Action
+from adaptive.commands import Command
+from adaptive.conductor import Conductor
+from adaptive.engine.engine import Engine, import_pyo
+from adaptive.score.load import LoadedScore
+
+BLOCK = 256
+LOOKAHEAD_BLOCKS = 2
+WARMUP_BLOCKS = 4  # pyo fades its output in over ~240 samples after start: skip them
+CHUNK_BLOCKS = 188  # ~1 s at 48 kHz per captured chunk
+
+Audio = npt.NDArray[np.float32]
+ChunkSink = Callable[[Audio], None]
+
+
+@dataclass
+class RenderResult:
+    sample_rate: int
+    frames: int
+    actions: list[Action]
+    rejected: list[tuple[int, Command, str]]
+    seconds: float  # wall time of the render loop
+    audio: Audio | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def speed(self) -> float:
+        """Rendered seconds per wall second (× real time)."""
+        return (self.frames / self.sample_rate) / max(self.seconds, 1e-9)
+
+
+@contextmanager
+def manual_server(pyo: ModuleType, sample_rate: int, seed: int) -> Iterator[Any]:
+    """A booted pyo server advanced by hand; pyo allows only one per process at a time."""
+    server = pyo.Server(sr=sample_rate, nchnls=2, buffersize=BLOCK, audio="manual", duplex=0)
+    server.setVerbosity(1)
+    server.boot()
+    server.setGlobalSeed(seed)
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.shutdown()
+
+
+class _Capture:
+    """Records the output into a chunk-sized table inside the graph and hands chunks out."""
+
+    def __init__(self, pyo: ModuleType, output: Any, sample_rate: int) -> None:
+        self.frames = CHUNK_BLOCKS * BLOCK
+        self._table = pyo.NewTable(length=self.frames / sample_rate, chnls=2)
+        assert self._table.getSize() == self.frames
+        self._recorder = pyo.TableRec(output, self._table).stop()
+        self._blocks = 0
+
+    def arm(self) -> None:
+        self._recorder.play()
+        self._blocks = 0
+
+    def after_block(self) -> Audio | None:
+        self._blocks += 1
+        if self._blocks < CHUNK_BLOCKS:
+            return None
+        return self.take()
+
+    def take(self) -> Audio:
+        channels = [np.frombuffer(self._table.getBuffer(c), dtype=np.float64)
+                    for c in range(2)]
+        frames = self._blocks * BLOCK
+        chunk = np.stack([c[:frames] for c in channels], axis=1).astype(np.float32)
+        self.arm()
+        return chunk
+
+
+class Progress:
+    """A progress bar on a terminal, a line every 10 % otherwise (logs, CI)."""
+
+    def __init__(self, total_seconds: float, stream: TextIO = sys.stderr,
+                 label: str = "rendering") -> None:
+        self.total = total_seconds
+        self.stream = stream
+        self.label = label
+        self.started = time.perf_counter()
+        self._last_decile = -1
+        self._tty = stream.isatty()
+
+    def update(self, done_seconds: float) -> None:
+        fraction = min(1.0, done_seconds / self.total) if self.total else 1.0
+        elapsed = time.perf_counter() - self.started
+        speed = done_seconds / elapsed if elapsed > 0 else 0.0
+        if self._tty:
+            bar = "#" * int(fraction * 30)
+            self.stream.write(f"\r{self.label} [{bar:<30}] {fraction:4.0%} "
+                              f"{done_seconds:6.1f}/{self.total:.1f} s  {speed:5.1f}x real time")
+            self.stream.flush()
+        elif int(fraction * 10) > self._last_decile:
+            self._last_decile = int(fraction * 10)
+            self.stream.write(f"{self.label}: {fraction:.0%} ({done_seconds:.1f}/"
+                              f"{self.total:.1f} s, {speed:.1f}x real time)\n")
+
+    def finish(self) -> None:
+        if self._tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int, *,
+           sink: ChunkSink | None = None, keep_audio: bool = True, seed: int = 1,
+           progress: Progress | None = None) -> RenderResult:
+    """Render `frames` samples of the score driven by (sample, command) pairs."""
+    rate = loaded.sample_rate
+    pyo = import_pyo()
+    chunks: list[Audio] = []
+    with manual_server(pyo, rate, seed) as server:
+        engine = Engine(pyo, loaded, seed)
+        capture = _Capture(pyo, engine.output, rate)
+        server.start()
+        for _ in range(WARMUP_BLOCKS):
+            server.process()
+        conductor = Conductor(loaded.score, rate)
+        for at, command in commands:
+            conductor.submit(command, at)
+        engine.start()
+        capture.arm()
+        started = time.perf_counter()
+        done = 0
+
+        def emit(chunk: Audio) -> None:
+            nonlocal done
+            chunk = chunk[: frames - done]
+            done += len(chunk)
+            if sink is not None:
+                sink(chunk)
+            if keep_audio:
+                chunks.append(chunk)
+            if progress is not None:
+                progress.update(done / rate)
+
+        block_start = 0
+        while block_start < frames:
+            for action in conductor.advance(block_start + BLOCK * LOOKAHEAD_BLOCKS):
+                engine.apply(action)
+            engine.housekeeping(block_start)
+            server.process()
+            block_start += BLOCK
+            chunk = capture.after_block()
+            if chunk is not None:
+                emit(chunk)
+        if done < frames:
+            emit(capture.take())
+        seconds = time.perf_counter() - started
+    if progress is not None:
+        progress.finish()
+    audio = np.concatenate(chunks) if keep_audio and chunks else None
+    return RenderResult(rate, frames, conductor.released, conductor.rejected, seconds, audio)
+
+
+def render_to_file(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int,
+                   path: Path, *, subtype: str = "PCM_24", seed: int = 1,
+                   progress: Progress | None = None, keep_audio: bool = False) -> RenderResult:
+    """Render straight into an audio file (format from the suffix), chunk by chunk."""
+    import soundfile
+
+    with soundfile.SoundFile(str(path), "w", samplerate=loaded.sample_rate, channels=2,
+                             subtype=subtype) as out:
+        return render(loaded, commands, frames, sink=out.write, keep_audio=keep_audio,
+                      seed=seed, progress=progress)

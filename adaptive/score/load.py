@@ -1,0 +1,204 @@
+"""Reading a score file: TOML → validated `Score` → checked against the files it names.
+
+Every failure becomes a `ScoreError` listing each problem with the file, the field path,
+the bad value and a fix; a composer never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from adaptive.errors import ScoreError, ScoreProblem
+from adaptive.harmony import Harmony
+from adaptive.musical_time import Grid
+from adaptive.score.model import Score
+
+_FIXES = {
+    "extra_forbidden": "remove it or check its spelling against `adaptive schema`",
+    "missing": "add this field",
+    "float_parsing": "write a number",
+    "int_parsing": "write a whole number",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a larger value",
+    "less_than_equal": "use a smaller value",
+    "enum": "use one of the allowed values",
+    "literal_error": "use one of the allowed values",
+    "too_short": "add at least one entry",
+}
+
+
+@dataclass(frozen=True)
+class StemInfo:
+    path: Path
+    frames: int
+    channels: int
+    sample_rate: int
+
+
+@dataclass
+class LoadedScore:
+    """A score with every file it names checked: stems measured, patches located."""
+
+    path: Path
+    score: Score
+    stems: dict[str, StemInfo] = field(default_factory=dict)  # keyed by the score's text
+    patches: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    @property
+    def sample_rate(self) -> int:
+        return self.score.score.sample_rate
+
+
+def _path_of(location: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in str(part):
+            continue
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def problems_from_validation(error: ValidationError) -> list[ScoreProblem]:
+    problems = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        value = item.get("input")
+        if isinstance(value, dict | list) and len(repr(value)) > 80:
+            value = None
+        problems.append(ScoreProblem(_path_of(item["loc"]), message, value,
+                                     _FIXES.get(item["type"], "")))
+    return problems
+
+
+def parse_score(text: str, path: Path) -> Score:
+    """Validate TOML text; raise ScoreError naming `path` on any problem."""
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ScoreError(str(path), [ScoreProblem("", f"not valid TOML: {error}",
+                                                  fix="check quotes, brackets and commas")])
+    try:
+        return Score.model_validate(data)
+    except ValidationError as error:
+        raise ScoreError(str(path), problems_from_validation(error)) from None
+
+
+def load_score(path: str | Path) -> LoadedScore:
+    """Read, validate and check a score file and everything it names."""
+    path = Path(path).resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScoreError(str(path), [ScoreProblem("", f"cannot read the file: {error}",
+                                                  fix="check the path")]) from None
+    score = parse_score(text, path)
+    loaded = LoadedScore(path, score)
+    problems = check_files(loaded)
+    if problems:
+        raise ScoreError(str(path), problems)
+    return loaded
+
+
+def check_files(loaded: LoadedScore) -> list[ScoreProblem]:
+    """Stems exist, are readable audio at the score's rate; patches exist; harmony parses."""
+    from adaptive.engine.patch_api import find_patch, load_patch  # no pyo needed to import
+
+    score = loaded.score
+    problems: list[ScoreProblem] = []
+    rate = score.score.sample_rate
+
+    def check_stem(field_path: str, relative: str, min_frames: float | None) -> None:
+        stem_path = (loaded.directory / relative).resolve()
+        if not stem_path.is_file():
+            problems.append(ScoreProblem(field_path, f"stem file not found: {stem_path}",
+                                         relative, "export the stem there or fix the path "
+                                         "(relative to the score file)"))
+            return
+        info = _stem_info(stem_path)
+        if isinstance(info, str):
+            problems.append(ScoreProblem(field_path, f"cannot read {stem_path}: {info}", relative,
+                                         "export it as WAV, FLAC or AIFF"))
+            return
+        if info.sample_rate != rate:
+            problems.append(ScoreProblem(
+                field_path, f"{stem_path.name} is at {info.sample_rate} Hz but the score plays "
+                f"at {rate} Hz", relative,
+                f"export stems at {rate} Hz or set score.sample_rate = {info.sample_rate}"))
+        if info.channels > 2:
+            problems.append(ScoreProblem(field_path, f"{stem_path.name} has {info.channels} "
+                                         "channels", relative, "export mono or stereo stems"))
+        if min_frames is not None and info.frames + 1 < min_frames:
+            seconds = min_frames / rate
+            problems.append(ScoreProblem(
+                field_path, f"{stem_path.name} lasts {info.frames / rate:.3f} s, shorter than "
+                f"its section ({seconds:.3f} s)", relative,
+                "export the stem for the full length of the section"))
+        loaded.stems[relative] = info
+
+    def check_patch(field_path: str, name: str, controls: list[str]) -> None:
+        patch_path = find_patch(name, loaded.directory)
+        if patch_path is None:
+            problems.append(ScoreProblem(field_path, f"no patch named {name!r}", name,
+                                         f"add patches/{name}.py beside the score or use a "
+                                         "built-in patch"))
+            return
+        try:
+            module = load_patch(patch_path)
+        except Exception as error:  # a patch file is code: report any import failure
+            problems.append(ScoreProblem(field_path, f"patch {patch_path} fails to load: "
+                                         f"{error}", name, "fix the patch file"))
+            return
+        for control in controls:
+            if control not in module.CONTROLS:
+                known = ", ".join(sorted(module.CONTROLS)) or "none"
+                problems.append(ScoreProblem(f"{field_path}.controls.{control}",
+                                             f"patch {name!r} has no control {control!r}",
+                                             control, f"use one of: {known}"))
+        loaded.patches[name] = patch_path
+
+    for name, section in score.sections.items():
+        base = f"sections.{name}"
+        try:
+            Harmony.of(section.key, section.chords)
+        except ValueError as error:
+            problems.append(ScoreProblem(f"{base}.key/chords", str(error),
+                                         fix="write keys as 'D minor' and chords as 'Dm', "
+                                         "'Bb', 'F#m7'"))
+        grid = Grid(rate, section.tempo, section.parsed_meter)
+        length = grid.samples_per_bar * section.bars
+        for layer_name, layer in section.layers.items():
+            path = f"{base}.layers.{layer_name}"
+            if layer.stem is not None:
+                check_stem(f"{path}.stem", layer.stem, math.floor(length))
+            elif layer.patch is not None:
+                check_patch(f"{path}.patch", layer.patch, list(layer.controls))
+    for name, stinger in score.stingers.items():
+        path = f"stingers.{name}"
+        if stinger.stem is not None:
+            check_stem(f"{path}.stem", stinger.stem, None)
+        elif stinger.patch is not None:
+            check_patch(f"{path}.patch", stinger.patch, [])
+    return problems
+
+
+def _stem_info(path: Path) -> StemInfo | str:
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except Exception as error:  # libsndfile reports every format problem this way
+        return str(error)
+    return StemInfo(path, int(info.frames), int(info.channels), int(info.samplerate))

@@ -40,9 +40,11 @@ from adaptive.commands import (
     Rest,
     Resume,
     SetParam,
-    SetParams as SetParamsCommand,
     SetState,
     Stop,
+)
+from adaptive.commands import (
+    SetParams as SetParamsCommand,
 )
 from adaptive.errors import CommandError
 from adaptive.musical_time import Grid, Unit, first_sample
@@ -54,6 +56,10 @@ SLOTS_PER_SECTION = 2
 STINGER_SLOTS = 2
 END_FADE_SECONDS = 0.005
 """A play-once section is faded over 5 ms at its end, so a stem that ends loud never clicks."""
+
+DECLICK_SECONDS = 0.003
+"""Shortest fade-out of sounding audio (a voice cut, a rest, a re-entry): a hard cut of a
+loud signal is a click. Starts are not faded: a destination's first sample must sound."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,7 @@ class Conductor:
         self._rest_plan: _RestPlan | None = None
         self._stinger_turn: dict[str, int] = {}
         self._debounce = Debounce(round(score.choice.dwell * sample_rate))
+        self._declick = round(DECLICK_SECONDS * sample_rate)
         first = self._initial_section()
         self._debounce.acted = first
         self.bed: Bed | None = None
@@ -220,9 +227,9 @@ class Conductor:
             return
         if target == REST:
             self._rest(now, None, None)
-        elif before == REST:
+        elif before == REST or self.resting:
             self._resume(now, target)
-        else:
+        elif self.bed is None or self.bed.section != target:
             self._transition(target, now, None)
 
     # ---------------------------------------------------------- transitions
@@ -294,7 +301,7 @@ class Conductor:
         unit: Unit = (when or rule.when).value
         sync_instant = self._sync_instant(source, now, unit)
         sync = first_sample(sync_instant)
-        fade_out = round(rule.fade_out * sr) if fades else 0
+        fade_out = max(round(rule.fade_out * sr) if fades else 0, self._declick)
         actions.append(StopVoice(sync, source.section, source.slot, fade_out, rule.curve.value))
         self._release_slot(source.section, source.slot, sync + fade_out + 1)
         destination_instant = sync_instant
@@ -371,13 +378,13 @@ class Conductor:
         unit: Unit = (when or settings.when).value
         instant = float(now) if self.bed is None else self._sync_instant(self.bed, now, unit)
         at = first_sample(instant)
-        actions: list[Action] = [StartRest(at, round(settings.release * self.sample_rate))]
+        release = max(round(settings.release * self.sample_rate), self._declick)
+        actions: list[Action] = [StartRest(at, release)]
         if (beats or bars) and self.bed is not None:
             grid = self.bed.grid
             length = (beats or 0.0) * grid.samples_per_beat + (bars or 0.0) * grid.samples_per_bar
             reentry = grid.next_instant(instant + length, settings.reenter)
-            actions.append(EndRest(first_sample(reentry),
-                                   round(settings.fade_in * self.sample_rate)))
+            actions.append(EndRest(first_sample(reentry), self._reentry_fade()))
         plan = _RestPlan(actions)
         for action in actions:
             self._queue_action(action, plan)
@@ -413,8 +420,10 @@ class Conductor:
             if section is not None and section != self.bed.section:
                 self._transition(section, at, Quantize.IMMEDIATE, DestinationStart.BEGINNING,
                                  fades=False)
-        self._queue_action(EndRest(at, round(settings.fade_in * self.sample_rate)),
-                           self._rest_plan)
+        self._queue_action(EndRest(at, self._reentry_fade()), self._rest_plan)
+
+    def _reentry_fade(self) -> int:
+        return max(round(self.score.rests.fade_in * self.sample_rate), self._declick)
 
     # ------------------------------------------------------------------ queue
 

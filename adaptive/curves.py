@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+MIN_SMOOTHING = 0.005
+"""Seconds: the shortest parameter smoothing the graph applies, so a gain jump never clicks."""
+
 SILENCE_DB = -80.0
 """-inf breakpoints interpolate from this level; anything at or below it is silent."""
 

@@ -8,6 +8,7 @@ in fixed chunks recorded inside the graph, so an hour-long render needs little m
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -171,6 +172,10 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
         if done < frames:
             emit(capture.take())
         seconds = time.perf_counter() - started
+        # free every audio object while its server is alive: pyo crashes when objects of
+        # a shut-down server are collected after a new server has booted
+        del engine, capture
+        gc.collect()
     if progress is not None:
         progress.finish()
     audio = np.concatenate(chunks) if keep_audio and chunks else None

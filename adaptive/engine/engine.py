@@ -10,9 +10,17 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from adaptive.actions import Action, EndRest, SetParams, StartRest, StartStinger, StartVoice, StopVoice
+from adaptive.actions import (
+    Action,
+    EndRest,
+    SetParams,
+    StartRest,
+    StartStinger,
+    StartVoice,
+    StopVoice,
+)
 from adaptive.conductor import SLOTS_PER_SECTION, STINGER_SLOTS
-from adaptive.engine.graph import FadeShapes, ParameterBus, SampleCounter
+from adaptive.engine.graph import FadeShapes, ParameterBus, SampleCounter, captured_objects
 from adaptive.engine.master import MasterBus
 from adaptive.engine.voice import StemTables, StingerSlot, VoiceSlot
 from adaptive.score.load import LoadedScore
@@ -26,6 +34,9 @@ def import_pyo() -> ModuleType:
     With single precision a sample counter loses whole samples after 2^24 samples (about
     six minutes at 48 kHz), which would break long cues and hour-long loops.
     """
+    import os
+
+    os.environ.setdefault("PYO_GUI_WX", "0")  # no GUI toolkit probe (and its banner) on import
     import pyo64
 
     return pyo64
@@ -33,6 +44,10 @@ def import_pyo() -> ModuleType:
 
 class Engine:
     def __init__(self, pyo: ModuleType, loaded: LoadedScore, seed: int = 1) -> None:
+        with captured_objects(pyo) as self._objects:
+            self._build(pyo, loaded, seed)
+
+    def _build(self, pyo: ModuleType, loaded: LoadedScore, seed: int) -> None:
         score = loaded.score
         self.loaded = loaded
         self.counter = SampleCounter(pyo)

@@ -9,13 +9,12 @@ its exact sample whatever the block size, offline or live.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from adaptive.curves import db_to_amplitude, fade_shape, gain_db, interpolate
+from adaptive.curves import MIN_SMOOTHING, db_to_amplitude, fade_shape, gain_db, interpolate
 from adaptive.score.model import Parameter
 
 PyoObject = Any
@@ -110,7 +109,8 @@ class ParameterBus:
     """One smoothed signal per score parameter, normalised to [0, 1].
 
     Smoothing is a linear ramp over the parameter's smoothing time (pyo's `SigTo`), so the
-    music reaches a new value exactly `smoothing` seconds after it is set.
+    music reaches a new value exactly `smoothing` seconds after it is set; never shorter
+    than MIN_SMOOTHING, so a jump of a gain is never a click.
     """
 
     def __init__(self, pyo: ModuleType, parameters: Mapping[str, Parameter],
@@ -119,7 +119,8 @@ class ParameterBus:
         self.signals: dict[str, PyoObject] = {}
         for name, spec in parameters.items():
             start = self.normalise(name, initial[name])
-            self.signals[name] = pyo.SigTo(start, time=spec.smoothing, init=start)
+            self.signals[name] = pyo.SigTo(start, time=max(spec.smoothing, MIN_SMOOTHING),
+                                           init=start)
 
     def normalise(self, name: str, value: float) -> float:
         spec = self.specs[name]
@@ -147,19 +148,41 @@ def curve_signal(pyo: ModuleType, bus: ParameterBus,
     return signal
 
 
+_capturing: list[list[PyoObject]] = []
+
+
 @contextmanager
 def captured_objects(pyo: ModuleType) -> Iterator[list[PyoObject]]:
-    """Collect every pyo object created inside the block.
+    """Hold every pyo object created inside the block, for as long as the list lives.
 
-    A voice's objects are stopped while it is silent and played again before it sounds,
-    so idle voices cost no DSP. Patches create objects freely; collecting them here (and
-    holding the references, which pyo needs anyway) spares patch authors any bookkeeping.
+    Two reasons. pyo frees an intermediate object (the `a - b` inside `(a - b) * c`) as soon
+    as Python drops it, while the graph may still read it: holding everything built for a
+    voice keeps the graph intact without patch authors tracking references. And a voice's
+    objects are stopped while it is silent and played again before it sounds, so idle
+    voices cost no DSP: this list is exactly what to stop and play.
+
+    Objects are recorded by wrapping pyo's base-class constructors for the duration (they
+    nest: an object is recorded in every open capture).
     """
-    kinds = (pyo.PyoObject, pyo.PyoPVObject)
-    # holding the objects (not just their ids) keeps an id from being reused meanwhile
-    before = {id(obj): obj for obj in gc.get_objects() if isinstance(obj, kinds)}
     created: list[PyoObject] = []
-    yield created
-    created.extend(obj for obj in gc.get_objects()
-                   if isinstance(obj, kinds) and id(obj) not in before)
-    before.clear()
+    kinds = (pyo.PyoObject, pyo.PyoPVObject)
+    if not _capturing:
+        for kind in kinds:
+            original = kind.__init__
+
+            def recording_init(self: PyoObject, *args: Any, _original: Any = original,
+                               **kwargs: Any) -> None:
+                _original(self, *args, **kwargs)
+                for capture in _capturing:
+                    capture.append(self)
+
+            recording_init.__wrapped__ = original  # type: ignore[attr-defined]
+            kind.__init__ = recording_init
+    _capturing.append(created)
+    try:
+        yield created
+    finally:
+        _capturing.pop()
+        if not _capturing:
+            for kind in kinds:
+                kind.__init__ = kind.__init__.__wrapped__

@@ -1,4 +1,4 @@
-"""The master bus: bed → rests → ducking → stingers → DC filter → limiter → ceiling.
+"""The master bus: bed → rests → ducking → stingers → limiter → DC filter → ceiling.
 
 The limiter has no lookahead on purpose: lookahead delays every control change by its
 length, and the live path is budgeted at one audio period. A fast peak follower lowers the
@@ -54,8 +54,9 @@ class MasterBus:
             ducked = ducked * duck
         mixed = (ducked + pyo.Mix(stingers, voices=2)) if stingers else ducked
         gained = mixed * db_to_amplitude(gain_db)
-        filtered = pyo.ButHP(gained, freq=DC_CUTOFF_HZ)
-        peak = pyo.Max(pyo.Follower2(pyo.Abs(filtered[0]), risetime=0.0002, falltime=0.08),
-                       pyo.Follower2(pyo.Abs(filtered[1]), risetime=0.0002, falltime=0.08))
+        peak = pyo.Max(pyo.Follower2(pyo.Abs(gained[0]), risetime=0.0002, falltime=0.08),
+                       pyo.Follower2(pyo.Abs(gained[1]), risetime=0.0002, falltime=0.08))
         reduction = pyo.Div(LIMIT_THRESHOLD, pyo.Max(peak, LIMIT_THRESHOLD))
-        self.output: PyoObject = pyo.Clip(filtered * reduction, -CEILING, CEILING)
+        # the DC filter follows the limiter: gain riding on an asymmetric waveform makes DC
+        filtered = pyo.ButHP(gained * reduction, freq=DC_CUTOFF_HZ)
+        self.output: PyoObject = pyo.Clip(filtered, -CEILING, CEILING)

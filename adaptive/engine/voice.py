@@ -187,7 +187,7 @@ class StingerSlot:
         self.activity.activate()
         self.origin.value = float(at)
         end = at + self.length
-        self.envelope.open(at, self._edge, "linear")
+        self.envelope.open(at, 1, "linear")  # the first sample sounds; the stem's own attack
         self.envelope.close(end - self._edge, self._edge, "linear")
         attack = round(self.spec.duck_attack * self._rate)
         release = round(self.spec.duck_release * self._rate)

@@ -133,16 +133,25 @@ class Conductor:
         heapq.heappush(self._inputs, (max(at, self.now), self._order, command))
 
     def advance(self, until: int) -> list[Action]:
-        """Process everything due before `until`; return the actions released to the engine."""
+        """Process everything due before `until`; return the actions released to the engine.
+
+        Inputs, dwell expiries and releases are taken in time order, so the outcome does not
+        depend on how far ahead the caller looks: an action whose time has come is released
+        (and its plan committed) before a later command can replace it.
+        """
+        released: list[Action] = []
         while True:
             next_input = self._inputs[0][0] if self._inputs else math.inf
             due = self._debounce.due()
             next_choice = due if due is not None else math.inf
-            when = min(next_input, next_choice)
+            next_action = self._queue[0].at if self._queue else math.inf
+            when = min(next_input, next_choice, next_action)
             if when >= until:
                 break
             self.now = max(self.now, int(when))
-            if next_input <= next_choice:
+            if next_action <= min(next_input, next_choice):
+                released.append(self._release(heapq.heappop(self._queue)))
+            elif next_input <= next_choice:
                 _, _, command = heapq.heappop(self._inputs)
                 try:
                     self._apply(command, self.now)
@@ -150,18 +159,17 @@ class Conductor:
                     self.rejected.append((self.now, command, str(error)))
             else:
                 self._act_on_choice(self.now)
-        released: list[Action] = []
-        while self._queue and self._queue[0].at < until:
-            item = heapq.heappop(self._queue)
-            self._commit(item.plan)
-            released.append(item.action)
-            if isinstance(item.action, EndRest):
-                self.resting = False
-            if isinstance(item.action, StartVoice) and not item.action.bridge:
-                self._continue_after_play_once()
         self.now = max(self.now, until)
         self.released.extend(released)
         return released
+
+    def _release(self, item: _Queued) -> Action:
+        self._commit(item.plan)
+        if isinstance(item.action, EndRest):
+            self.resting = False
+        if isinstance(item.action, StartVoice) and not item.action.bridge:
+            self._continue_after_play_once()
+        return item.action
 
     # ------------------------------------------------------------ commands
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+import numpy.typing as npt
+
 MIN_SMOOTHING = 0.005
 """Seconds: the shortest parameter smoothing the graph applies, so a gain jump never clicks."""
 
@@ -34,6 +37,21 @@ def gain_db(points: Sequence[tuple[float, float]], x: float) -> float:
     floored = [(px, max(py, SILENCE_DB)) for px, py in points]
     value = interpolate(floored, x)
     return -math.inf if value <= SILENCE_DB else value
+
+
+def gain_curve_amplitudes(points: Sequence[tuple[float, float]],
+                          xs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """`db_to_amplitude(gain_db(points, x))` for many x at once (for lookup tables)."""
+    px = np.array([p[0] for p in points], dtype=np.float64)
+    py = np.maximum(np.array([p[1] for p in points], dtype=np.float64), SILENCE_DB)
+    db = np.interp(xs, px, py)
+    return np.where(db <= SILENCE_DB, 0.0, 10.0 ** (db / 20.0))
+
+
+def curve_values(points: Sequence[tuple[float, float]],
+                 xs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """`interpolate(points, x)` for many x at once."""
+    return np.interp(xs, [p[0] for p in points], [p[1] for p in points])
 
 
 def db_to_amplitude(db: float) -> float:

@@ -14,7 +14,10 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from adaptive.curves import MIN_SMOOTHING, db_to_amplitude, fade_shape, gain_db, interpolate
+import numpy as np
+import numpy.typing as npt
+
+from adaptive.curves import MIN_SMOOTHING, curve_values, fade_shape, gain_curve_amplitudes
 from adaptive.score.model import Parameter
 
 PyoObject = Any
@@ -24,6 +27,21 @@ NEVER = 1e15
 
 SHAPE_POINTS = 4097
 CURVE_POINTS = 1025
+
+
+def table_from_array(pyo: ModuleType, data: npt.NDArray[np.float64]) -> PyoObject:
+    """A pyo table filled straight from a (frames,) or (frames, channels) array.
+
+    Writing through the table's buffer is a memory copy; pyo's own loaders and list
+    initialisers cost seconds per minute of stereo audio.
+    """
+    frames = data.shape[0]
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    table = pyo.DataTable(size=frames, chnls=channels)
+    for channel in range(channels):
+        column = data if data.ndim == 1 else data[:, channel]
+        np.frombuffer(table.getBuffer(channel), dtype=np.float64)[:] = column
+    return table
 
 
 def pointer_index(pyo: ModuleType, progress: PyoObject, points: int) -> PyoObject:
@@ -53,7 +71,7 @@ class FadeShapes:
         self.tables: dict[str, PyoObject] = {}
         for curve in ("linear", "equal_power", "s_curve"):
             values = [fade_shape(curve, i / (SHAPE_POINTS - 1)) for i in range(SHAPE_POINTS)]
-            self.tables[curve] = pyo.DataTable(size=SHAPE_POINTS, init=values)
+            self.tables[curve] = table_from_array(pyo, np.array(values))
 
 
 class Ramp:
@@ -110,17 +128,22 @@ class ParameterBus:
 
     Smoothing is a linear ramp over the parameter's smoothing time (pyo's `SigTo`), so the
     music reaches a new value exactly `smoothing` seconds after it is set; never shorter
-    than MIN_SMOOTHING, so a jump of a gain is never a click.
+    than MIN_SMOOTHING, so a jump of a gain is never a click. Curves over a parameter are
+    lookup tables read at audio rate, shared by every voice that uses the same curve.
     """
 
     def __init__(self, pyo: ModuleType, parameters: Mapping[str, Parameter],
                  initial: Mapping[str, float]) -> None:
+        self._pyo = pyo
         self.specs = dict(parameters)
         self.signals: dict[str, PyoObject] = {}
+        self._indexes: dict[str, PyoObject] = {}
+        self._lookups: dict[tuple[str, tuple[tuple[float, float], ...], bool], PyoObject] = {}
         for name, spec in parameters.items():
             start = self.normalise(name, initial[name])
             self.signals[name] = pyo.SigTo(start, time=max(spec.smoothing, MIN_SMOOTHING),
                                            init=start)
+            self._indexes[name] = pointer_index(pyo, self.signals[name], CURVE_POINTS)
 
     def normalise(self, name: str, value: float) -> float:
         spec = self.specs[name]
@@ -130,6 +153,18 @@ class ParameterBus:
         for name, value in values.items():
             self.signals[name].value = self.normalise(name, value)
 
+    def lookup(self, name: str, points: Sequence[tuple[float, float]], gain: bool
+               ) -> PyoObject:
+        """A curve over one parameter as a signal (linear gain, or the control's value)."""
+        key = (name, tuple((float(x), float(y)) for x, y in points), gain)
+        if key not in self._lookups:
+            spec = self.specs[name]
+            xs = np.linspace(spec.min, spec.max, CURVE_POINTS)
+            values = gain_curve_amplitudes(points, xs) if gain else curve_values(points, xs)
+            table = table_from_array(self._pyo, values)
+            self._lookups[key] = self._pyo.Pointer(table, self._indexes[name])
+        return self._lookups[key]
+
 
 def curve_signal(pyo: ModuleType, bus: ParameterBus,
                  curves: Mapping[str, Sequence[tuple[float, float]]], *, gain: bool
@@ -137,13 +172,7 @@ def curve_signal(pyo: ModuleType, bus: ParameterBus,
     """A signal following curves over parameters: gains multiply (dB add), controls multiply."""
     signal: PyoObject = None
     for name, points in curves.items():
-        spec = bus.specs[name]
-        values = []
-        for i in range(CURVE_POINTS):
-            x = spec.min + (spec.max - spec.min) * i / (CURVE_POINTS - 1)
-            values.append(db_to_amplitude(gain_db(points, x)) if gain else interpolate(points, x))
-        table = pyo.DataTable(size=CURVE_POINTS, init=values)
-        lookup = pyo.Pointer(table, pointer_index(pyo, bus.signals[name], CURVE_POINTS))
+        lookup = bus.lookup(name, points, gain)
         signal = lookup if signal is None else signal * lookup
     return signal
 

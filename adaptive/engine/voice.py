@@ -23,6 +23,7 @@ from adaptive.engine.graph import (
     SampleCounter,
     captured_objects,
     curve_signal,
+    table_from_array,
 )
 from adaptive.engine.patch_api import HarmonySignals, PatchContext, VoiceClock, load_patch
 from adaptive.harmony import Harmony
@@ -48,7 +49,10 @@ class StemTables:
 
     def get(self, path: Path) -> PyoObject:
         if path not in self._tables:
-            self._tables[path] = self._pyo.SndTable(str(path))
+            import soundfile
+
+            data, _ = soundfile.read(str(path), dtype="float64", always_2d=True)
+            self._tables[path] = table_from_array(self._pyo, data)
         return self._tables[path]
 
     @property
@@ -111,9 +115,8 @@ class VoiceSlot:
                 if layer.stem is not None:
                     table = stems.get(loaded.stems[layer.stem].path)
                     position = self.clock.position
-                    reader = pyo.TableIndex(table, position if len(table) > 1
-                                            else [position, position])
-                    self.layers[layer_name] = reader * gain
+                    self.layers[layer_name] = pyo.TableIndex(
+                        table, position if len(table) > 1 else [position, position], mul=gain)
                 else:
                     assert layer.patch is not None
                     context = PatchContext(pyo, rate, self.clock, self.harmony,

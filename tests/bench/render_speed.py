@@ -1,0 +1,108 @@
+"""Offline render speed (× real time) and peak memory, one case per fresh process.
+
+Run by `bin/bench`; prints one line per case. Not part of the test suite: timings belong in
+benchmarks, never in assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+SR = 48000
+
+
+def make_stem_score(directory: Path, stems: int, seconds: float) -> Path:
+    """A looping section of `stems` stereo stems, each a distinct sine, with gain curves."""
+    tempo, bars = 120.0, math.ceil(seconds / 2.0)
+    frames = round(bars * 2.0 * SR) + 16
+    t = np.arange(frames) / SR
+    lines = ["[parameters.intensity]", "smoothing = 0.5", "[sections.a]",
+             f"tempo = {tempo}", f"bars = {bars}"]
+    for index in range(stems):
+        path = directory / f"stem{index:03d}.wav"
+        tone = 0.02 * np.sin(2 * np.pi * (110.0 + 37.0 * index) * t)
+        soundfile.write(str(path), np.stack([tone, tone], axis=1).astype(np.float32), SR,
+                        subtype="FLOAT")
+        low = -30.0 + (index % 7)
+        lines += [f"[sections.a.layers.l{index:03d}]", f'stem = "{path.name}"',
+                  f"gain = {{ intensity = [[0.0, {low}], [1.0, 0.0]] }}"]
+    score = directory / "score.toml"
+    score.write_text("\n".join(lines) + "\n")
+    return score
+
+
+def run_case(score: Path, timeline: Path | None, seconds: float) -> dict[str, float]:
+    """Render in this process and report speed and peak RSS."""
+    from adaptive.commands import parse_command
+    from adaptive.render import render
+    from adaptive.score.load import load_score
+    from adaptive.timeline import load_timeline
+
+    started = time.perf_counter()
+    loaded = load_score(score)
+    if timeline is not None:
+        commands = load_timeline(timeline).at_samples(loaded.sample_rate)
+    else:
+        commands = [(round(seconds * SR * k / 8), parse_command(
+            {"cmd": "param", "name": "intensity", "value": (k % 2) * 1.0})) for k in range(8)]
+    result = render(loaded, commands, round(seconds * loaded.sample_rate), keep_audio=False)
+    total = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "render_speed": result.speed,
+            "speed_with_load": seconds / total, "load_s": total - result.seconds,
+            "peak_rss_mb": peak_mb}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--stems", type=int, nargs="*", default=[8, 32, 128])
+    parser.add_argument("--seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    if args.case:
+        spec = json.loads(args.case)
+        timeline = Path(spec["timeline"]) if spec.get("timeline") else None
+        print(json.dumps(run_case(Path(spec["score"]), timeline, spec["seconds"])))
+        return
+    from adaptive.cli import demo_paths
+    from adaptive.timeline import load_timeline
+
+    cases: list[tuple[str, dict[str, object]]] = []
+    demo_score, demo_timeline = demo_paths()
+    cases.append(("demo", {"score": str(demo_score), "timeline": str(demo_timeline),
+                           "seconds": load_timeline(demo_timeline).duration}))
+    with tempfile.TemporaryDirectory() as tmp:
+        for stems in args.stems:
+            directory = Path(tmp) / f"s{stems}"
+            directory.mkdir()
+            score = make_stem_score(directory, stems, args.seconds)
+            cases.append((f"{stems} stems", {"score": str(score), "seconds": args.seconds}))
+        print(f"{'case':<12} {'audio s':>8} {'render ×RT':>11} {'incl. load ×RT':>15} "
+              f"{'load s':>7} {'peak RSS MB':>12}")
+        for name, spec in cases:
+            out = subprocess.run([sys.executable, "-m", "tests.bench.render_speed",
+                                  "--case", json.dumps(spec)], capture_output=True, text=True,
+                                 check=False)
+            if out.returncode != 0:
+                reason = (out.stderr.strip().splitlines() or ["?"])[-1]
+                print(f"{name:<12} failed: {reason}")
+                continue
+            figures = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"{name:<12} {figures['seconds']:>8.1f} {figures['render_speed']:>11.1f} "
+                  f"{figures['speed_with_load']:>15.1f} {figures['load_s']:>7.2f} "
+                  f"{figures['peak_rss_mb']:>12.0f}")
+
+
+if __name__ == "__main__":
+    main()

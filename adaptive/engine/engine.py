@@ -39,7 +39,8 @@ def import_pyo() -> ModuleType:
     os.environ.setdefault("PYO_GUI_WX", "0")  # no GUI toolkit probe (and its banner) on import
     import pyo64
 
-    return pyo64
+    module: ModuleType = pyo64
+    return module
 
 
 class Engine:
@@ -96,7 +97,8 @@ class Engine:
 
     def housekeeping(self, now: int) -> None:
         """Stop the DSP of voices and stingers whose sound has ended."""
-        for slot in (*self.voices.values(), *self.stingers.values()):
+        slots: list[VoiceSlot | StingerSlot] = [*self.voices.values(), *self.stingers.values()]
+        for slot in slots:
             activity = slot.activity
             if activity.active and now >= activity.deactivate_at:
                 activity.deactivate()

@@ -147,9 +147,9 @@ class PatchModule(Protocol):
 
 def builtin_patch_dir() -> Path:
     """Where the patches shipped with adaptive live (the repository's `patches/`)."""
-    import adaptive.patches
-
-    return Path(adaptive.patches.__file__).resolve().parent
+    spec = importlib.util.find_spec("adaptive.patches")
+    assert spec is not None and spec.origin is not None, "adaptive.patches is not installed"
+    return Path(spec.origin).resolve().parent
 
 
 def find_patch(name: str, score_dir: Path | None) -> Path | None:
@@ -165,7 +165,7 @@ def load_patch(path: Path) -> PatchModule:
     """Import a patch file as a module (once per path)."""
     module_name = f"adaptive_patch_{abs(hash(str(path)))}"
     if module_name in sys.modules:
-        return sys.modules[module_name]  # type: ignore[return-value]
+        return sys.modules[module_name]  # type: ignore[return-value,unused-ignore]
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import patch {path}")
@@ -175,4 +175,4 @@ def load_patch(path: Path) -> PatchModule:
     for required in ("CONTROLS", "build"):
         if not hasattr(module, required):
             raise ImportError(f"patch {path} defines no {required}")
-    return module  # type: ignore[return-value]
+    return module  # type: ignore[return-value,unused-ignore]

@@ -75,6 +75,13 @@ def problems_from_validation(error: ValidationError) -> list[ScoreProblem]:
     problems = []
     for item in error.errors():
         message = item["msg"].removeprefix("Value error, ")
+        if not item["loc"] and item["type"] == "value_error":
+            # cross-reference problems arrive together as "path: message; path: message"
+            for part in message.split("; "):
+                where, _, what = part.partition(": ")
+                problems.append(ScoreProblem(where, what, fix="use a name declared in the "
+                                             "score, or declare this one"))
+            continue
         value = item.get("input")
         if isinstance(value, dict | list) and len(repr(value)) > 80:
             value = None
@@ -89,7 +96,8 @@ def parse_score(text: str, path: Path) -> Score:
         data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ScoreError(str(path), [ScoreProblem("", f"not valid TOML: {error}",
-                                                  fix="check quotes, brackets and commas")])
+                                                  fix="check quotes, brackets and commas")]
+                         ) from None
     try:
         return Score.model_validate(data)
     except ValidationError as error:

@@ -64,4 +64,12 @@ class EndRest:
     fade_in: int
 
 
-Action = StartVoice | StopVoice | SetParams | StartStinger | StartRest | EndRest
+@dataclass(frozen=True)
+class SetLayerGains:
+    """Performer overrides: a multiplier per (section, layer) that changed."""
+
+    at: int
+    values: dict[tuple[str, str], float] = field(hash=False)
+
+
+Action = StartVoice | StopVoice | SetParams | StartStinger | StartRest | EndRest | SetLayerGains

@@ -78,6 +78,42 @@ class Resume(_Command):
     section: str | None = None
 
 
+class LayerMute(_Command):
+    """Performer override: silence a layer (by name in every section, or 'section.layer')."""
+
+    cmd: Literal["mute"] = "mute"
+    layer: str
+    on: bool = True
+
+
+class LayerSolo(_Command):
+    """Performer override: while any layer is soloed, only soloed layers sound."""
+
+    cmd: Literal["solo"] = "solo"
+    layer: str
+    on: bool = True
+
+
+class LayerGain(_Command):
+    """Performer override: a gain in dB on top of the score's own curves."""
+
+    cmd: Literal["layer_gain"] = "layer_gain"
+    layer: str
+    db: float = Field(ge=-120.0, le=12.0)
+
+    @field_validator("db")
+    @classmethod
+    def _db(cls, value: float) -> float:
+        return _finite(value)
+
+
+class LayerAuto(_Command):
+    """Back to the score's own curves: clears mute, solo and gain of the layer."""
+
+    cmd: Literal["auto"] = "auto"
+    layer: str
+
+
 class Play(_Command):
     cmd: Literal["play"] = "play"
 
@@ -87,7 +123,8 @@ class Stop(_Command):
 
 
 Command = Annotated[
-    SetParam | SetParams | SetState | GoToSection | PlayStinger | Rest | Resume | Play | Stop,
+    SetParam | SetParams | SetState | GoToSection | PlayStinger | Rest | Resume | Play | Stop
+    | LayerMute | LayerSolo | LayerGain | LayerAuto,
     Field(discriminator="cmd"),
 ]
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from adaptive.actions import (
     Action,
     EndRest,
+    SetLayerGains,
     SetParams,
     StartRest,
     StartStinger,
@@ -35,6 +36,10 @@ from adaptive.choice import REST, Debounce, pick
 from adaptive.commands import (
     Command,
     GoToSection,
+    LayerAuto,
+    LayerGain,
+    LayerMute,
+    LayerSolo,
     Play,
     PlayStinger,
     Rest,
@@ -48,6 +53,7 @@ from adaptive.commands import (
 )
 from adaptive.errors import CommandError
 from adaptive.musical_time import Grid, Unit, first_sample
+from adaptive.overrides import LayerOverrides
 from adaptive.score.model import DestinationStart, Quantize, Score
 
 SLOTS_PER_SECTION = 2
@@ -108,6 +114,7 @@ class Conductor:
         self.now = start
         self.released: list[Action] = []
         self.resting = False
+        self.overrides = LayerOverrides(score)
         self.rejected: list[tuple[int, Command, str]] = []
         """Commands that could not apply (unknown names): the caller logs and counts them."""
         self._inputs: list[tuple[int, int, Command]] = []
@@ -197,6 +204,13 @@ class Conductor:
             self._rest(now, None, None, when=Quantize.IMMEDIATE)
         elif isinstance(command, Play):
             self._resume(now, None)
+        elif isinstance(command, LayerMute | LayerSolo | LayerGain | LayerAuto):
+            before = self.overrides.multipliers()
+            self.overrides.apply(command)
+            changed = {key: value for key, value in self.overrides.multipliers().items()
+                       if before[key] != value}
+            if changed:
+                self._queue_action(SetLayerGains(now, changed), None)
 
     def _require_section(self, name: str) -> None:
         if name not in self.score.sections:

@@ -109,3 +109,38 @@ gain = {{ tension = [[0.0, -30.0], [1.0, 0.0]] }}
     # the dB curve is linear in the parameter and the ramp linear in time
     assert abs(halfway - smoothing / 2) <= 0.1 * smoothing / 2, halfway
     assert abs(arrived - smoothing) <= 0.1 * smoothing, arrived
+
+
+def test_performer_overrides_mute_solo_gain_and_auto(tmp_path: Path,
+                                                    render_score: Renderer) -> None:
+    write_sine(tmp_path / "a.wav", 441.0, 10.0)
+    write_sine(tmp_path / "b.wav", 1003.0, 10.0)
+    score = """
+[sections.s]
+tempo = 120
+bars = 4
+[sections.s.layers.a]
+stem = "a.wav"
+[sections.s.layers.b]
+stem = "b.wav"
+gain = -6.0
+"""
+    cues = [(1.0, {"cmd": "mute", "layer": "a"}),
+            (2.0, {"cmd": "auto", "layer": "a"}),
+            (3.0, {"cmd": "solo", "layer": "s.b"}),
+            (4.0, {"cmd": "solo", "layer": "s.b", "on": False}),
+            (4.0, {"cmd": "layer_gain", "layer": "b", "db": -10.0}),
+            (5.0, {"cmd": "auto", "layer": "b"})]
+    _, result = render_score(score, cues, 6.0)
+    audio = result.audio
+    assert audio is not None
+
+    def level(frequency: float, at: float) -> float:
+        return sine_level_db(audio, frequency, SR, at, seconds=0.4) - AMPLITUDE_DB
+
+    assert abs(level(441, 0.3)) < 0.5 and abs(level(1003, 0.3) + 6) < 0.5
+    assert level(441, 1.3) < -100 and abs(level(1003, 1.3) + 6) < 0.5      # mute a
+    assert abs(level(441, 2.3)) < 0.5                                         # auto
+    assert level(441, 3.3) < -100 and abs(level(1003, 3.3) + 6) < 0.5      # solo b
+    assert abs(level(441, 4.3)) < 0.5 and abs(level(1003, 4.3) + 16) < 0.5  # gain on b
+    assert abs(level(1003, 5.3) + 6) < 0.5                                    # auto

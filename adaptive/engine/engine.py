@@ -13,6 +13,7 @@ from typing import Any
 from adaptive.actions import (
     Action,
     EndRest,
+    SetLayerGains,
     SetParams,
     StartRest,
     StartStinger,
@@ -26,6 +27,9 @@ from adaptive.engine.voice import StemTables, StingerSlot, VoiceSlot
 from adaptive.score.load import LoadedScore
 
 PyoObject = Any
+
+OVERRIDE_RAMP_SECONDS = 0.02
+"""Mutes, solos and override gains ramp over 20 ms: fast, and never a click."""
 
 
 def import_pyo() -> ModuleType:
@@ -56,10 +60,16 @@ class Engine:
         self.bus = ParameterBus(pyo, score.parameters, score.initial_parameters())
         self.stems = StemTables(pyo)
         self.voices: dict[tuple[str, int], VoiceSlot] = {}
+        # performer overrides, one smoothed multiplier per layer shared by its voice slots
+        self.overrides: dict[tuple[str, str], PyoObject] = {}
         for name, section in score.sections.items():
+            layer_overrides = {layer: pyo.SigTo(1.0, time=OVERRIDE_RAMP_SECONDS, init=1.0)
+                               for layer in section.layers}
+            self.overrides.update({(name, layer): sig for layer, sig in layer_overrides.items()})
             for slot in range(SLOTS_PER_SECTION):
                 self.voices[(name, slot)] = VoiceSlot(pyo, loaded, name, section, self.counter,
-                                                      self.shapes, self.bus, self.stems, seed)
+                                                      self.shapes, self.bus, self.stems, seed,
+                                                      layer_overrides)
         first_tempo = score.sections[score.initial_section_name()].tempo
         self.stingers: dict[tuple[str, int], StingerSlot] = {}
         for name, spec in score.stingers.items():
@@ -94,6 +104,9 @@ class Engine:
             self.master.rest.rest(action.at, action.release)
         elif isinstance(action, EndRest):
             self.master.rest.resume(action.at, action.fade_in)
+        elif isinstance(action, SetLayerGains):
+            for key, value in action.values.items():
+                self.overrides[key].value = value
 
     def housekeeping(self, now: int) -> None:
         """Stop the DSP of voices and stingers whose sound has ended."""

@@ -94,7 +94,7 @@ class VoiceSlot:
 
     def __init__(self, pyo: ModuleType, loaded: LoadedScore, name: str, section: Section,
                  counter: SampleCounter, shapes: FadeShapes, bus: ParameterBus,
-                 stems: StemTables, seed: int) -> None:
+                 stems: StemTables, seed: int, overrides: dict[str, PyoObject]) -> None:
         self.name = name
         self.section = section
         rate = loaded.sample_rate
@@ -110,7 +110,7 @@ class VoiceSlot:
             self.gains: dict[str, PyoObject | float] = {}
             kept: list[PyoObject] = []
             for layer_name, layer in section.layers.items():
-                gain = _gain(pyo, bus, layer)
+                gain = _gain(pyo, bus, layer) * overrides[layer_name]
                 self.gains[layer_name] = gain
                 if layer.stem is not None:
                     table = stems.get(loaded.stems[layer.stem].path)
@@ -125,7 +125,7 @@ class VoiceSlot:
                     module = load_patch(loaded.patches[layer.patch])
                     output = stereo(pyo, module.build(context))
                     kept.extend(context.kept)
-                    self.layers[layer_name] = output * gain
+                    self.layers[layer_name] = pyo.Sig(output, mul=gain)
             mix = (pyo.Mix(list(self.layers.values()), voices=2) if self.layers
                    else pyo.Sig([0.0, 0.0]))
             self.output: PyoObject = mix * self.envelope.signal

@@ -84,6 +84,50 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                    SUBTYPES[args.format], None)
 
 
+def _host_port(text: str, default_port: int) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host:
+        return text or "127.0.0.1", default_port
+    return host.strip("[]"), int(port)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from adaptive.live.audio import AudioConfig
+    from adaptive.live.osc import OscConfig
+    from adaptive.live.session import ServeConfig, serve
+
+    score = Path(args.score) if args.score else demo_paths()[0]
+    audio = AudioConfig(backend=args.audio, sample_rate=args.sample_rate, block=args.block,
+                        device=args.device, jack_name=args.jack_name,
+                        jack_server=args.jack_server,
+                        jack_connect=[p for p in (args.jack_connect or "").split(",") if p])
+    osc = None
+    if args.osc != "off":
+        host, port = _host_port(args.osc, 9000)
+        osc = OscConfig(host, port, [n for n in (args.osc_allow or "").split(",") if n])
+    mqtt = None
+    if args.mqtt:
+        from adaptive.live.mqtt import MqttConfig
+
+        mqtt = MqttConfig.from_url(args.mqtt, prefix=args.mqtt_prefix or f"adaptive/{args.name}",
+                                   qos=args.mqtt_qos, ca_file=args.mqtt_ca)
+    return serve(ServeConfig(score, audio, osc, mqtt, args.watch, args.seed, args.name))
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from adaptive.engine.engine import import_pyo
+    from adaptive.live.audio import list_devices
+
+    print(list_devices(import_pyo()))
+    return 0
+
+
+def _cmd_send(args: argparse.Namespace) -> int:
+    from adaptive.live.client import send
+
+    return send(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="adaptive", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -116,6 +160,44 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-plot", action="store_true")
     audio_options(demo)
     demo.set_defaults(func=_cmd_demo)
+
+    serve = commands.add_parser("serve", help="play a score live, driven by OSC and MQTT")
+    serve.add_argument("score", nargs="?", help="score file (default: the bundled demo)")
+    serve.add_argument("--audio", choices=["portaudio", "jack"], default="portaudio")
+    serve.add_argument("--sample-rate", type=int, help="default: the score's")
+    serve.add_argument("--block", type=int, default=256, help="frames per audio block "
+                       "(with JACK: the JACK period)")
+    serve.add_argument("--device", type=int, help="PortAudio output device (adaptive devices)")
+    serve.add_argument("--jack-name", default="adaptive", help="JACK client name")
+    serve.add_argument("--jack-server", help="JACK server name (default: the default server)")
+    serve.add_argument("--jack-connect", help="comma-separated JACK ports for left,right "
+                       "(e.g. system:playback_1,system:playback_2)")
+    serve.add_argument("--osc", default="127.0.0.1:9000",
+                       help="HOST:PORT to listen on, or 'off' (default 127.0.0.1:9000)")
+    serve.add_argument("--osc-allow", help="comma-separated source networks allowed "
+                       "(e.g. 192.168.1.0/24) when listening beyond loopback")
+    serve.add_argument("--mqtt", help="mqtt://[user:pass@]host:port or mqtts://...")
+    serve.add_argument("--mqtt-prefix", help="topic prefix (default adaptive/NAME)")
+    serve.add_argument("--mqtt-qos", type=int, choices=[0, 1, 2], default=0)
+    serve.add_argument("--mqtt-ca", help="CA certificate file for mqtts://")
+    serve.add_argument("--name", default="default", help="instance name")
+    serve.add_argument("--watch", action="store_true", help="reload the score when it changes")
+    serve.add_argument("--seed", type=int, default=1)
+    serve.set_defaults(func=_cmd_serve)
+
+    devices = commands.add_parser("devices", help="list PortAudio output devices")
+    devices.set_defaults(func=_cmd_devices)
+
+    send = commands.add_parser("send", help="send a command to a running server")
+    send.add_argument("address", help="OSC address (/param/tension) or, with --mqtt, a topic "
+                      "suffix (param/tension, params, cmd)")
+    send.add_argument("values", nargs="*", help="arguments (numbers or names), or one JSON "
+                      "payload with --mqtt")
+    send.add_argument("--to", default="127.0.0.1:9000", help="OSC server HOST:PORT")
+    send.add_argument("--mqtt", help="send over MQTT to this broker URL instead")
+    send.add_argument("--mqtt-prefix", default="adaptive/default")
+    send.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for /status")
+    send.set_defaults(func=_cmd_send)
     return parser
 
 

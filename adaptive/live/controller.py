@@ -1,0 +1,259 @@
+"""The live controller: where commands from every input meet the conductor and the graph.
+
+Theory of operation
+-------------------
+The audio thread advances the graph block by block on its own; Python never waits for it.
+Any thread may `submit` a command: it is checked against the score at once (unknown names
+and out-of-range values are counted and logged, never queued), then handed to the
+conductor under one lock with the sample at which it should apply (as soon as possible, or
+a future sample for a timetagged OSC bundle). The conductor's actions within the horizon
+are applied to the graph immediately: a parameter change reaches the next audio block, and
+a transition's start sample is set well before that sample is computed, so it lands exactly.
+A ticker calls `tick` every block period to release actions as their time nears and to
+announce beats, bars and sections to subscribers ahead of time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from adaptive.actions import Action, EndRest, StartRest, StartStinger, StartVoice
+from adaptive.commands import (
+    Command,
+    GoToSection,
+    LayerAuto,
+    LayerGain,
+    LayerMute,
+    LayerSolo,
+    PlayStinger,
+    Resume,
+    SetParam,
+    SetParams,
+    SetState,
+)
+from adaptive.conductor import Conductor
+from adaptive.engine.engine import Engine
+from adaptive.score.model import Score
+
+log = logging.getLogger("adaptive.live")
+
+HORIZON_BLOCKS = 8
+"""How far ahead (in blocks) actions are released to the graph: the ticker must run at
+least once within this span (about 43 ms at 256 frames and 48 kHz)."""
+
+SAFETY_BLOCKS = 2
+"""A planned event is never placed closer than this to the sample being computed."""
+
+
+class InputStats:
+    """Counters per kind of bad (or notable) input, with rate-limited log lines."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.counts: Counter[str] = Counter()
+        self._logger = logger
+        self._interval = interval
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._suppressed: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def count(self, kind: str, message: str, level: int = logging.WARNING) -> None:
+        with self._lock:
+            self.counts[kind] += 1
+            now = self._clock()
+            if now - self._last.get(kind, -1e9) < self._interval:
+                self._suppressed[kind] += 1
+                return
+            self._last[kind] = now
+            suppressed, self._suppressed[kind] = self._suppressed[kind], 0
+        extra = f" ({suppressed} more like this since the last line)" if suppressed else ""
+        self._logger.log(level, "%s: %s%s", kind, message, extra)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something subscribers hear about, with the sample at which it sounds."""
+
+    kind: str  # beat | section | rest | resume | stinger
+    args: tuple[Any, ...]
+    sample: int
+
+
+@dataclass
+class _Playing:
+    section: str | None = None
+    resting: bool = False
+    events_until: int = 0
+    recent: list[Event] = field(default_factory=list)
+
+
+class Controller:
+    def __init__(self, score: Score, engine: Engine, sample_rate: int, block: int,
+                 stats: InputStats | None = None) -> None:
+        self.score = score
+        self.engine = engine
+        self.sample_rate = sample_rate
+        self.block = block
+        self.stats = stats or InputStats(log)
+        self.conductor = Conductor(score, sample_rate)
+        self.listeners: list[Callable[[Event], None]] = []
+        self._lock = threading.Lock()
+        self._playing = _Playing()
+        self._layer_names = {name for s in score.sections.values() for name in s.layers} | {
+            f"{sn}.{ln}" for sn, s in score.sections.items() for ln in s.layers}
+        self._wall_anchor = (0, time.time())
+
+    # --------------------------------------------------------------- clock
+
+    def now(self) -> int:
+        """The first sample of the block the graph will compute next."""
+        return int(self.engine.counter.now()) + 1
+
+    def sample_at(self, wall_time: float) -> int:
+        """The sample that sounds at a wall-clock time (for timetags), from the last tick."""
+        sample, wall = self._wall_anchor
+        return sample + round((wall_time - wall) * self.sample_rate)
+
+    def wall_at(self, sample: int) -> float:
+        anchor_sample, wall = self._wall_anchor
+        return wall + (sample - anchor_sample) / self.sample_rate
+
+    # --------------------------------------------------------------- input
+
+    def submit(self, command: Command, at: int | None = None, source: str = "") -> bool:
+        """Check a command against the score and apply it (at a sample, or at once)."""
+        problem = self._unknown_name(command)
+        if problem is not None:
+            self.stats.count("unknown_name", f"{source}{problem}")
+            return False
+        self._count_clamped(command, source)
+        with self._lock:
+            now = self.now()
+            earliest = now + SAFETY_BLOCKS * self.block
+            self.conductor.submit(command, earliest if at is None else max(at, earliest))
+            self._pump(now)
+        return True
+
+    def tick(self) -> None:
+        with self._lock:
+            now = self.now()
+            self._wall_anchor = (now, time.time())
+            self._pump(now)
+            self._announce(now + HORIZON_BLOCKS * self.block)
+
+    def _pump(self, now: int) -> None:
+        for action in self.conductor.advance(now + HORIZON_BLOCKS * self.block):
+            self.engine.apply(action)
+            self._note(action)
+        self.engine.housekeeping(now)
+        for at, command, message in self.conductor.rejected:
+            self.stats.count("rejected", f"{command.cmd} at sample {at}: {message}")
+        self.conductor.rejected.clear()
+
+    def _unknown_name(self, command: Command) -> str | None:
+        score = self.score
+        if isinstance(command, SetParam):
+            names = [command.name]
+        elif isinstance(command, SetParams):
+            names = list(command.values)
+        else:
+            names = []
+        for name in names:
+            if name not in score.parameters:
+                return f"unknown parameter {name!r}"
+        checks: list[tuple[str | None, dict[str, Any], str]] = []
+        if isinstance(command, SetState):
+            checks.append((command.name, score.states, "state"))
+        elif isinstance(command, GoToSection):
+            checks.append((command.name, score.sections, "section"))
+        elif isinstance(command, Resume):
+            checks.append((command.section, score.sections, "section"))
+        elif isinstance(command, PlayStinger):
+            checks.append((command.name, score.stingers, "stinger"))
+        elif isinstance(command, LayerMute | LayerSolo | LayerGain | LayerAuto):
+            if command.layer not in self._layer_names:
+                return f"unknown layer {command.layer!r}"
+        for name, known, what in checks:
+            if name is not None and name not in known:
+                return f"unknown {what} {name!r}"
+        return None
+
+    def _count_clamped(self, command: Command, source: str) -> None:
+        values: dict[str, float] = {}
+        if isinstance(command, SetParam):
+            values = {command.name: command.value}
+        elif isinstance(command, SetParams):
+            values = dict(command.values)
+        for name, value in values.items():
+            spec = self.score.parameters[name]
+            if not spec.min <= value <= spec.max:
+                self.stats.count("clamped", f"{source}{name} = {value} clamped to "
+                                 f"[{spec.min}, {spec.max}]", logging.INFO)
+
+    # -------------------------------------------------------------- events
+
+    def _note(self, action: Action) -> None:
+        playing = self._playing
+        if isinstance(action, StartVoice) and not action.bridge:
+            playing.section = action.section
+            self._emit(Event("section", (action.section,), action.at))
+        elif isinstance(action, StartRest):
+            playing.resting = True
+            self._emit(Event("rest", (), action.at))
+        elif isinstance(action, EndRest):
+            playing.resting = False
+            self._emit(Event("resume", (), action.at))
+        elif isinstance(action, StartStinger):
+            self._emit(Event("stinger", (action.name,), action.at))
+
+    def _announce(self, until: int) -> None:
+        """Beats of the bed between the last announcement and `until`, ahead of time."""
+        bed = self.conductor.bed
+        start = max(self._playing.events_until, self.now())
+        if bed is not None and until > start:
+            grid = bed.grid
+            section = self.score.sections[bed.section]
+            beat = grid.next_instant(float(max(start, bed.start)), "beat")
+            while beat < until:
+                bar, beat_in_bar = grid.bar_and_beat(beat + 1e-6, section.bars)
+                self._emit(Event("beat", (bar, beat_in_bar), int(-(-beat // 1))))
+                beat += grid.samples_per_beat
+        self._playing.events_until = max(self._playing.events_until, until)
+
+    def _emit(self, event: Event) -> None:
+        recent = self._playing.recent
+        recent.append(event)
+        del recent[:-64]
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:  # a listener's fault must never stop the music
+                log.exception("event listener failed")
+
+    # -------------------------------------------------------------- status
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            now = self.now()
+            bed = self.conductor.bed
+            bar = beat = 0
+            if bed is not None and now >= bed.start:
+                bar, beat = bed.grid.bar_and_beat(now, self.score.sections[bed.section].bars)
+            section = bed.section if bed is not None else None
+            params = dict(self.conductor.params)
+            resting = self.conductor.resting
+        layers = [] if section is None else sorted(self.score.sections[section].layers)
+        return {"section": section, "bar": bar, "beat": beat, "resting": resting,
+                "params": params, "layers": layers, "sample": now,
+                "time": now / self.sample_rate, "counters": self.stats.snapshot()}

@@ -16,9 +16,10 @@ announce beats, bars and sections to subscribers ahead of time.
 from __future__ import annotations
 
 import logging
+import statistics
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +99,36 @@ class _Playing:
     recent: list[Event] = field(default_factory=list)
 
 
+class AudioClock:
+    """Maps audio samples to wall-clock time (for timetags in and event times out).
+
+    The audio thread stamps the start of every block (`stamp`, from pyo's per-block
+    callback: two stores, no allocation beyond a bounded deque). The offset between the two
+    clocks is the median over the last few seconds: robust to the odd late wake-up, and it
+    follows slow drift.
+    """
+
+    def __init__(self, sample_rate: int, window: int = 1024) -> None:
+        self.sample_rate = sample_rate
+        self._offsets: deque[float] = deque(maxlen=window)
+        self.offset: float | None = None  # wall time of sample 0
+
+    def stamp(self, sample: int, wall: float) -> None:
+        self._offsets.append(wall - sample / self.sample_rate)
+
+    def update(self) -> None:
+        if self._offsets:
+            self.offset = float(statistics.median(self._offsets))
+
+    def sample_at(self, wall: float) -> int:
+        offset = self.offset if self.offset is not None else time.time()
+        return round((wall - offset) * self.sample_rate)
+
+    def wall_at(self, sample: int) -> float:
+        offset = self.offset if self.offset is not None else time.time()
+        return offset + sample / self.sample_rate
+
+
 class Controller:
     def __init__(self, score: Score, engine: Engine, sample_rate: int, block: int,
                  stats: InputStats | None = None) -> None:
@@ -112,7 +143,8 @@ class Controller:
         self._playing = _Playing()
         self._layer_names = {name for s in score.sections.values() for name in s.layers} | {
             f"{sn}.{ln}" for sn, s in score.sections.items() for ln in s.layers}
-        self._wall_anchor = (0, time.time())
+        self.clock = AudioClock(sample_rate)
+        self._ticks = 0
 
     # --------------------------------------------------------------- clock
 
@@ -120,14 +152,16 @@ class Controller:
         """The first sample of the block the graph will compute next."""
         return int(self.engine.counter.now()) + 1
 
+    def on_block(self) -> None:
+        """Called by the audio thread at the start of every block: stamp the clock."""
+        self.clock.stamp(int(self.engine.counter.now()) + 1, time.time())
+
     def sample_at(self, wall_time: float) -> int:
-        """The sample that sounds at a wall-clock time (for timetags), from the last tick."""
-        sample, wall = self._wall_anchor
-        return sample + round((wall_time - wall) * self.sample_rate)
+        """The sample that sounds at a wall-clock time (for timetags)."""
+        return self.clock.sample_at(wall_time)
 
     def wall_at(self, sample: int) -> float:
-        anchor_sample, wall = self._wall_anchor
-        return wall + (sample - anchor_sample) / self.sample_rate
+        return self.clock.wall_at(sample)
 
     # --------------------------------------------------------------- input
 
@@ -146,9 +180,11 @@ class Controller:
         return True
 
     def tick(self) -> None:
+        self._ticks += 1
+        if self._ticks % 32 == 1:
+            self.clock.update()
         with self._lock:
             now = self.now()
-            self._wall_anchor = (now, time.time())
             self._pump(now)
             self._announce(now + HORIZON_BLOCKS * self.block)
 

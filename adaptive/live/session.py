@@ -104,6 +104,7 @@ class Session:
         self.engine.output.out()
         self.controller = Controller(self.loaded.score, self.engine, self.sample_rate,
                                      config.block, InputStats(logging.getLogger("adaptive.input")))
+        self.server.setCallback(self.controller.on_block)
         self.server.start()
         self.engine.start()
         self.ticker = Ticker(self.controller, config.block / self.sample_rate)

@@ -119,11 +119,31 @@ def test_subscribe_sends_beats_with_their_audio_time(live: tuple[Served, Recorde
     offsets = [frame - wall * RATE for wall, frame in wall_to_frame]
     offset = float(np.median(offsets))
     heard = impulses(audio, threshold=0.3)
-    matched = 0
+    errors = []
     for wall, _ in beats:
         predicted = recorder.recorded_frame(round(wall * RATE + offset))
-        nearest = heard[np.argmin(np.abs(heard - predicted))] if len(heard) else -10**9
-        if predicted > heard[0] if len(heard) else False:
-            assert abs(nearest - predicted) < 0.006 * RATE, (nearest, predicted)
-            matched += 1
-    assert matched >= 3, (beats, heard)
+        if len(heard) and predicted >= heard[0] - RATE // 100:
+            errors.append(int(heard[np.argmin(np.abs(heard - predicted))]) - predicted)
+    print(f"beat event time errors (samples): {errors}")
+    assert len(errors) >= 3, (beats, heard)
+    assert max(abs(e) for e in errors) <= RATE // 1000, errors
+
+
+def test_bundle_with_future_timetag_lands_on_its_sample(
+        live: tuple[Served, Recorder]) -> None:
+    served, recorder = live
+    time.sleep(0.5)
+    wall_to_frame = [(time.time(), recorder.frame_time()) for _ in range(3)]
+    offset = float(np.median([frame - wall * RATE for wall, frame in wall_to_frame]))
+    timetag = time.time() + 0.4
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(encode_bundle(timetag, "/section", ["b"]), ("127.0.0.1", served.osc_port))
+    time.sleep(0.8)
+    audio = recorder.audio()
+    expected = recorder.recorded_frame(round(timetag * RATE + offset))
+    heard = impulses(audio, threshold=0.3)
+    assert len(heard) > 0
+    error = int(heard[0]) - expected
+    print(f"timetag onset error: {error} samples")
+    # the server stamps every audio block with the wall clock: within a millisecond
+    assert abs(error) <= RATE // 1000, error

@@ -79,6 +79,15 @@ class Bed:
     end: int | None  # first sample after a play-once section; None while looping
 
 
+@dataclass(frozen=True)
+class Carry:
+    """What a reloaded score takes over from the playing one."""
+
+    params: dict[str, float]
+    section: str | None
+    origin: float
+
+
 @dataclass
 class _Plan:
     """Actions of one musical decision, cancellable until the first one is released."""
@@ -107,10 +116,17 @@ class _Queued:
 class Conductor:
     """Turns commands into actions for one score at one sample rate."""
 
-    def __init__(self, score: Score, sample_rate: int, start: int = 0) -> None:
+    def __init__(self, score: Score, sample_rate: int, start: int = 0,
+                 carry: Carry | None = None) -> None:
+        """`carry` continues another conductor's music (a hot reload): its parameters, and
+        its section at the same bar position if this score has a section of that name."""
         self.score = score
         self.sample_rate = sample_rate
         self.params: dict[str, float] = score.initial_parameters()
+        if carry is not None:
+            self.params.update({name: score.parameters[name].clamp(value)
+                                for name, value in carry.params.items()
+                                if name in score.parameters})
         self.now = start
         self.released: list[Action] = []
         self.resting = False
@@ -127,10 +143,13 @@ class Conductor:
         self._debounce = Debounce(round(score.choice.dwell * sample_rate))
         self._declick = round(DECLICK_SECONDS * sample_rate)
         first = self._initial_section()
+        origin = float(start)
+        if carry is not None and carry.section in score.sections:
+            first, origin = carry.section, carry.origin
         self._debounce.acted = first
         self.bed: Bed | None = None
         self._queue_action(SetParams(start, dict(self.params)), None)
-        self._start_bed(first, start)
+        self._start_bed(first, start, origin)
 
     # ------------------------------------------------------------------ inputs
 
@@ -275,16 +294,22 @@ class Conductor:
     def _release_slot(self, section: str, slot: int, free_at: float) -> None:
         self._slot_free_at[(section, slot)] = free_at
 
-    def _start_bed(self, section: str, at: int) -> None:
+    def _start_bed(self, section: str, at: int, origin: float | None = None) -> None:
+        origin = float(at) if origin is None else origin
         slot = self._take_slot(section, at)
-        grid = self._grid(section, float(at))
-        actions: list[Action] = [StartVoice(at, section, slot, float(at), 0, "linear")]
+        grid = self._grid(section, origin)
+        actions: list[Action] = [StartVoice(at, section, slot, origin, 0, "linear")]
         bed = self._bed(section, slot, grid, at)
         self.bed = bed
         plan = _Plan(actions, None, bed, {})
         for action in actions:
             self._queue_action(action, plan)
         self._plan = plan
+
+    def carry(self) -> Carry:
+        bed = self.bed
+        return Carry(dict(self.params), bed.section if bed else None,
+                     bed.grid.origin if bed else float(self.now))
 
     def _bed(self, section: str, slot: int, grid: Grid, start: int) -> Bed:
         spec = self.score.sections[section]

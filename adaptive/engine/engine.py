@@ -48,14 +48,17 @@ def import_pyo() -> ModuleType:
 
 
 class Engine:
-    def __init__(self, pyo: ModuleType, loaded: LoadedScore, seed: int = 1) -> None:
+    def __init__(self, pyo: ModuleType, loaded: LoadedScore, seed: int = 1,
+                 counter: SampleCounter | None = None) -> None:
+        """`counter`: share the clock of a playing engine (a hot reload replaces the graph
+        while the music's time goes on)."""
+        self.counter = counter if counter is not None else SampleCounter(pyo)
         with captured_objects(pyo) as self._objects:
             self._build(pyo, loaded, seed)
 
     def _build(self, pyo: ModuleType, loaded: LoadedScore, seed: int) -> None:
         score = loaded.score
         self.loaded = loaded
-        self.counter = SampleCounter(pyo)
         self.shapes = FadeShapes(pyo)
         self.bus = ParameterBus(pyo, score.parameters, score.initial_parameters())
         self.stems = StemTables(pyo)
@@ -107,6 +110,12 @@ class Engine:
         elif isinstance(action, SetLayerGains):
             for key, value in action.values.items():
                 self.overrides[key].value = value
+
+    def silence_all(self) -> None:
+        """Stop every object of this graph (the shared counter excepted): it costs nothing
+        from now on and can be dropped."""
+        for obj in self._objects:
+            obj.stop()
 
     def housekeeping(self, now: int) -> None:
         """Stop the DSP of voices and stingers whose sound has ended."""

@@ -39,6 +39,7 @@ from adaptive.commands import (
     SetState,
 )
 from adaptive.conductor import Conductor
+from adaptive.musical_time import first_sample
 from adaptive.engine.engine import Engine
 from adaptive.score.model import Score
 
@@ -50,6 +51,12 @@ least once within this span (about 43 ms at 256 frames and 48 kHz)."""
 
 SAFETY_BLOCKS = 2
 """A planned event is never placed closer than this to the sample being computed."""
+
+
+def _layer_names(score: Score) -> set[str]:
+    """Names a performer may address: 'layer' (in every section) and 'section.layer'."""
+    return {name for s in score.sections.values() for name in s.layers} | {
+        f"{sn}.{ln}" for sn, s in score.sections.items() for ln in s.layers}
 
 
 class InputStats:
@@ -141,10 +148,13 @@ class Controller:
         self.listeners: list[Callable[[Event], None]] = []
         self._lock = threading.Lock()
         self._playing = _Playing()
-        self._layer_names = {name for s in score.sections.values() for name in s.layers} | {
-            f"{sn}.{ln}" for sn, s in score.sections.items() for ln in s.layers}
+        self._layer_names = _layer_names(score)
+        self.retired: list[tuple[int, Engine]] = []
+        """Graphs replaced by a reload, with the sample after which they are silent."""
         self.clock = AudioClock(sample_rate)
         self._ticks = 0
+        self.reloads = 0
+        self.reload_error: str | None = None
 
     # --------------------------------------------------------------- clock
 
@@ -162,6 +172,29 @@ class Controller:
 
     def wall_at(self, sample: int) -> float:
         return self.clock.wall_at(sample)
+
+    def replace(self, score: Score, engine: Engine, fade: float = 0.05) -> int:
+        """Swap in a reloaded score at the next bar of the playing one; returns that sample.
+
+        The new graph shares the counter, so the new conductor continues the music's time:
+        the same section (if the new score has it) at the same bar position, the same
+        parameters. The old graph fades out over `fade` seconds from the bar.
+        """
+        with self._lock:
+            now = self.now()
+            earliest = now + SAFETY_BLOCKS * self.block
+            bed = self.conductor.bed
+            at = earliest
+            if bed is not None:
+                at = first_sample(bed.grid.next_instant(float(max(earliest, bed.start)), "bar"))
+            old_engine, carry = self.engine, self.conductor.carry()
+            old_engine.master.rest.rest(at, max(1, round(fade * self.sample_rate)))
+            self.score, self.engine = score, engine
+            self.conductor = Conductor(score, self.sample_rate, start=at, carry=carry)
+            self._layer_names = _layer_names(score)
+            self._pump(now)
+        self.retired.append((at + round(fade * self.sample_rate) + self.block, old_engine))
+        return at
 
     # --------------------------------------------------------------- input
 
@@ -187,6 +220,14 @@ class Controller:
             now = self.now()
             self._pump(now)
             self._announce(now + HORIZON_BLOCKS * self.block)
+            self._retire(now)
+
+    def _retire(self, now: int) -> None:
+        for entry in list(self.retired):
+            silent_from, engine = entry
+            if now >= silent_from:
+                engine.silence_all()
+                self.retired.remove(entry)
 
     def _pump(self, now: int) -> None:
         for action in self.conductor.advance(now + HORIZON_BLOCKS * self.block):
@@ -292,4 +333,5 @@ class Controller:
         layers = [] if section is None else sorted(self.score.sections[section].layers)
         return {"section": section, "bar": bar, "beat": beat, "resting": resting,
                 "params": params, "layers": layers, "sample": now,
-                "time": now / self.sample_rate, "counters": self.stats.snapshot()}
+                "time": now / self.sample_rate, "counters": self.stats.snapshot(),
+                "reloads": self.reloads, "reload_error": self.reload_error}

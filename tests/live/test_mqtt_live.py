@@ -1,0 +1,152 @@
+"""MQTT in and out against a real mosquitto broker, the music playing through real JACK."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import paho.mqtt.client as paho
+import pytest
+
+from tests.audio import sine_level_db
+from tests.live.harness import RATE, Broker, Recorder, mosquitto_broker, serve
+
+AMPLITUDE_DB = 20 * math.log10(0.2)
+
+
+class Watcher:
+    """A plain MQTT client (paho) that records what the server publishes."""
+
+    def __init__(self, port: int, prefix: str) -> None:
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self.prefix = prefix
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2,
+                                  client_id=f"watcher-{uuid.uuid4().hex[:6]}")
+        self.client.on_message = self._on_message
+        self.client.on_connect = self._on_connect
+        self.client.reconnect_delay_set(0.2, 1)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self._lock = threading.Lock()
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any,
+                    properties: Any) -> None:
+        client.subscribe(f"{self.prefix}/#")
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        self.messages.append((message.topic, bytes(message.payload), bool(message.retain)))
+
+    def publish(self, suffix: str, payload: str | bytes) -> None:
+        self.client.publish(f"{self.prefix}/{suffix}", payload).wait_for_publish(5)
+
+    def last(self, suffix: str) -> bytes | None:
+        topic = f"{self.prefix}/{suffix}"
+        found = [payload for t, payload, _ in self.messages if t == topic]
+        return found[-1] if found else None
+
+    def wait_for(self, suffix: str, predicate: Any, timeout: float = 10.0) -> bytes:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            payload = self.last(suffix)
+            if payload is not None and predicate(payload):
+                return payload
+            time.sleep(0.05)
+        raise AssertionError(f"no {suffix} matching within {timeout} s: {self.last(suffix)!r}")
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def broker() -> Iterator[Broker]:
+    with mosquitto_broker() as running:
+        yield running
+
+
+def test_mqtt_params_status_events_and_offline(stem_score: Path, jack: str,
+                                               broker: Broker) -> None:
+    prefix = f"adaptive/test-{uuid.uuid4().hex[:6]}"
+    watcher = Watcher(broker.port, prefix)
+    recorder = Recorder(jack, seconds=30)
+    recorder.start()
+    with serve(stem_score, jack, "--mqtt", f"mqtt://127.0.0.1:{broker.port}",
+               "--mqtt-prefix", prefix) as served:
+        recorder.connect(served.jack_name)
+        watcher.wait_for("online", lambda p: p == b"true")
+        time.sleep(0.5)
+        recorder.xruns = 0
+        before = recorder.frames
+        watcher.publish("param/tension", "1.0")
+        watcher.publish("params", json.dumps({"arousal": 1.0}))
+        watcher.publish("cmd", json.dumps({"cmd": "stinger", "name": "hit"}))
+        watcher.publish("params", b"\xff\xfe not utf-8")
+        watcher.publish("cmd", json.dumps({"cmd": "param", "name": "tension", "value": 9}))
+        watcher.publish("param/tension", "NaN")
+        status = json.loads(watcher.wait_for(
+            "status", lambda p: json.loads(p)["counters"].get("not_finite", 0) >= 1))
+        time.sleep(0.5)
+        audio = recorder.audio()
+        assert served.stop() == 0
+    watcher.wait_for("online", lambda p: p == b"false")
+    recorder.stop()
+    watcher.close()
+    assert status["params"] == {"tension": 1.0, "arousal": 1.0}
+    counters = status["counters"]
+    assert counters["bad_utf8"] == 1 and counters["clamped"] == 1 and counters["not_finite"] == 1
+    # the retained status and online flags are retained
+    assert any(t.endswith("/status") and retained for t, _, retained in watcher.messages) or \
+        watcher.last("status") is not None
+    events = [t for t, _, _ in watcher.messages if "/event/" in t]
+    assert f"{prefix}/event/beat" in events and f"{prefix}/event/stinger" in events
+    beat = json.loads(watcher.last("event/beat") or b"{}")
+    assert set(beat) >= {"args", "sample", "time", "wall"}
+    end = len(audio) / RATE - 0.3
+    assert abs(sine_level_db(audio, 441.0, RATE, end, 0.2) - AMPLITUDE_DB) < 0.5
+    assert abs(sine_level_db(audio, 1003.0, RATE, end, 0.2) - AMPLITUDE_DB) < 0.5
+    assert sine_level_db(audio, 441.0, RATE, before / RATE - 0.3, 0.2) - AMPLITUDE_DB < -19
+    assert recorder.xruns == 0
+
+
+def test_broker_lost_and_back_mid_show(stem_score: Path, jack: str, broker: Broker) -> None:
+    prefix = f"adaptive/test-{uuid.uuid4().hex[:6]}"
+    recorder = Recorder(jack, seconds=40)
+    recorder.start()
+    with serve(stem_score, jack, "--mqtt", f"mqtt://127.0.0.1:{broker.port}",
+               "--mqtt-prefix", prefix) as served:
+        recorder.connect(served.jack_name)
+        watcher = Watcher(broker.port, prefix)
+        watcher.wait_for("online", lambda p: p == b"true")
+        watcher.close()
+        time.sleep(0.3)
+        recorder.xruns = 0
+        mark = recorder.frames
+        broker.stop()
+        time.sleep(2.0)
+        broker.start()
+        watcher = Watcher(broker.port, prefix)
+        # reconnected: online again and the status republished (with the disconnection counted)
+        watcher.wait_for("online", lambda p: p == b"true", timeout=20)
+        status = json.loads(watcher.wait_for("status", lambda p: True, timeout=10))
+        watcher.publish("param/tension", "1.0")
+        time.sleep(0.8)
+        audio = recorder.audio()
+        assert served.stop() == 0
+    watcher.close()
+    recorder.stop()
+    assert status["counters"].get("mqtt_disconnected", 0) >= 1
+    played = audio[mark:, 0]
+    window = RATE // 100
+    rms = np.sqrt(np.mean(played[: len(played) // window * window].reshape(-1, window) ** 2,
+                          axis=1))
+    assert rms.min() > 0.01, "the music stopped while the broker was away"
+    assert abs(sine_level_db(audio, 441.0, RATE, len(audio) / RATE - 0.3, 0.2)
+               - AMPLITUDE_DB) < 0.5
+    assert recorder.xruns == 0

@@ -251,8 +251,8 @@ class Conductor:
     def _initial_section(self) -> str:
         picked = pick(self.score.choice, self.score.sections, self.score.parameters,
                       self.params, None)
-        if self.score.score.initial_section is None and picked not in (None, REST):
-            return picked  # type: ignore[return-value]
+        if self.score.score.initial_section is None and picked is not None and picked != REST:
+            return picked
         return self.score.initial_section_name()
 
     def _observe_choice(self, now: int) -> None:

@@ -7,6 +7,7 @@ means.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -24,7 +25,7 @@ def interpolate(points: Sequence[tuple[float, float]], x: float) -> float:
     """Piecewise-linear through sorted breakpoints, flat beyond both ends."""
     if x <= points[0][0]:
         return points[0][1]
-    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         if x <= x1:
             if x1 == x0:
                 return y1

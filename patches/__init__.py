@@ -1,1 +1,4 @@
-"""Procedural instruments shipped with adaptive; each module is one patch (see adaptive.engine.patch_api)."""
+"""Procedural instruments shipped with adaptive: one module per patch.
+
+See adaptive.engine.patch_api for the interface.
+"""

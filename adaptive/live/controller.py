@@ -20,7 +20,7 @@ import statistics
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +39,8 @@ from adaptive.commands import (
     SetState,
 )
 from adaptive.conductor import Conductor
-from adaptive.musical_time import first_sample
 from adaptive.engine.engine import Engine
+from adaptive.musical_time import first_sample
 from adaptive.score.model import Score
 
 log = logging.getLogger("adaptive.live")
@@ -249,7 +249,7 @@ class Controller:
         for name in names:
             if name not in score.parameters:
                 return f"unknown parameter {name!r}"
-        checks: list[tuple[str | None, dict[str, Any], str]] = []
+        checks: list[tuple[str | None, Mapping[str, Any], str]] = []
         if isinstance(command, SetState):
             checks.append((command.name, score.states, "state"))
         elif isinstance(command, GoToSection):
@@ -258,12 +258,12 @@ class Controller:
             checks.append((command.section, score.sections, "section"))
         elif isinstance(command, PlayStinger):
             checks.append((command.name, score.stingers, "stinger"))
-        elif isinstance(command, LayerMute | LayerSolo | LayerGain | LayerAuto):
-            if command.layer not in self._layer_names:
-                return f"unknown layer {command.layer!r}"
-        for name, known, what in checks:
-            if name is not None and name not in known:
-                return f"unknown {what} {name!r}"
+        elif (isinstance(command, LayerMute | LayerSolo | LayerGain | LayerAuto)
+              and command.layer not in self._layer_names):
+            return f"unknown layer {command.layer!r}"
+        for checked, known, what in checks:
+            if checked is not None and checked not in known:
+                return f"unknown {what} {checked!r}"
         return None
 
     def _count_clamped(self, command: Command, source: str) -> None:

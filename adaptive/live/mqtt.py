@@ -10,6 +10,7 @@ with a growing back-off, resubscribing and republishing after each reconnection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import ssl
@@ -95,10 +96,8 @@ async def run_mqtt(controller: Controller, config: MqttConfig, stop: asyncio.Eve
             controller.stats.count("mqtt_disconnected",
                                    f"broker {config.host}:{config.port}: {error}; "
                                    f"retrying in {backoff:.1f} s")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=backoff)
-        except TimeoutError:
-            pass
         backoff = min(backoff * 2, BACKOFF_MAX)
 
 

@@ -55,7 +55,7 @@ def encode_message(address: str, args: Sequence[Any]) -> bytes:
 
 
 def encode_bundle(timetag: float, address: str, args: Sequence[Any]) -> bytes:
-    bundle = OscBundleBuilder(timetag)
+    bundle = OscBundleBuilder(timetag)  # type: ignore[arg-type]  # seconds, float is fine
     message = OscMessageBuilder(address)
     for arg in args:
         message.add_arg(arg)

@@ -9,6 +9,7 @@ we are offline and exit 0; a second signal exits at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -48,10 +49,8 @@ def _realtime_thread(priority: int = 1) -> None:
     Python I/O threads holding the GIL must not be parked behind busy processes while the
     audio callback waits for the GIL (measured: xruns under packet floods until this).
     """
-    try:
+    with contextlib.suppress(PermissionError, OSError, AttributeError):
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-    except (PermissionError, OSError, AttributeError):
-        pass
 
 
 class Ticker(threading.Thread):
@@ -109,8 +108,9 @@ class Session:
         self.engine.start()
         self.ticker = Ticker(self.controller, config.block / self.sample_rate)
         self.ticker.start()
+        device = "default" if config.device is None else str(config.device)
         where = (f"JACK as '{config.jack_name}'" if config.backend == "jack"
-                 else f"PortAudio device {config.device if config.device is not None else 'default'}")
+                 else f"PortAudio device {device}")
         log.info("playing %s (%s) at %d Hz, %d frames per block, through %s",
                  self.loaded.path.name, self.loaded.score.score.name, self.sample_rate,
                  config.block, where)

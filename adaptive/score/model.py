@@ -87,12 +87,15 @@ CurveSet = dict[str, Curve]
 """One curve per parameter name; their values combine (gains in dB add up)."""
 
 
+PatchArg = float | int | str | bool | list[float] | list[int]
+
+
 class Layer(Strict):
     """One voice of a section: an audio stem or a procedural patch, interchangeable."""
 
-    stem: str | None = Field(None, description="audio file (WAV/FLAC/AIFF) relative to the score")
-    patch: str | None = Field(None, description="patch name: patches/NAME.py beside the score or built in")
-    args: dict[str, float | int | str | bool | list[float] | list[int]] = Field(default_factory=dict)
+    stem: str | None = Field(None, description="audio file (WAV/FLAC/AIFF), relative to the score")
+    patch: str | None = Field(None, description="patches/NAME.py beside the score, or built in")
+    args: dict[str, PatchArg] = Field(default_factory=dict)
     gain: float | CurveSet = Field(0.0, description="dB, constant or curves over parameters")
     controls: dict[str, float | CurveSet] = Field(
         default_factory=dict, description="patch controls, constant or curves over parameters"
@@ -159,7 +162,7 @@ class Stinger(Strict):
 
     stem: str | None = None
     patch: str | None = None
-    args: dict[str, float | int | str | bool | list[float] | list[int]] = Field(default_factory=dict)
+    args: dict[str, PatchArg] = Field(default_factory=dict)
     when: Quantize = Quantize.BEAT
     gain: float = Field(0.0, description="dB")
     length: float | None = Field(None, gt=0, description="seconds; a patch stinger needs it")
@@ -289,10 +292,10 @@ class Score(Strict):
             check_section(f"{path}.from", transition.source, wildcard=True)
             check_section(f"{path}.to", transition.destination, wildcard=True)
             check_section(f"{path}.bridge", transition.bridge)
-            if transition.bridge is not None and transition.bridge in self.sections:
-                if self.sections[transition.bridge].loop:
-                    out.append(f"{path}.bridge: section {transition.bridge!r} loops; "
-                               "a bridge plays once, set loop = false on it")
+            bridge = self.sections.get(transition.bridge or "")
+            if bridge is not None and bridge.loop:
+                out.append(f"{path}.bridge: section {transition.bridge!r} loops; "
+                           "a bridge plays once, set loop = false on it")
         for index, rule in enumerate(self.choice.rules):
             check_section(f"choice.rules[{index}].section", rule.section)
             check_params(f"choice.rules[{index}].when", rule.when)

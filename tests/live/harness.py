@@ -50,7 +50,7 @@ def jack_server() -> Iterator[str]:
     if jackd is None:
         raise RuntimeError("jackd is missing: bin/test installs Debian's jackd2")
     name = f"adaptive-test-{uuid.uuid4().hex[:8]}"
-    log = Path(f"/tmp/{name}.log").open("w")
+    log = Path(f"/tmp/{name}.log").open("w")  # noqa: SIM115 (closed in the finally below)
     process = subprocess.Popen([jackd, "-n", name, "-d", "dummy", "-r",
                                 str(RATE), "-p", str(PERIOD)], stdout=log,
                                stderr=subprocess.STDOUT)

@@ -43,7 +43,7 @@ class ServeConfig:
     name: str = "adaptive"
 
 
-def _realtime_thread(priority: int = 1) -> None:
+def realtime_thread(priority: int = 1) -> None:
     """Run the calling thread at a low real-time priority, below JACK's audio threads.
 
     Python I/O threads holding the GIL must not be parked behind busy processes while the
@@ -63,7 +63,7 @@ class Ticker(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        _realtime_thread()
+        realtime_thread()
         next_tick = time.monotonic()
         while not self.stopping.is_set():
             try:
@@ -124,7 +124,7 @@ class Session:
             loop.add_signal_handler(signum, self._on_signal)
         tasks: list[asyncio.Task[Any]] = []
         if self.config.osc is not None:
-            self.osc = await start_osc(self.controller, self.config.osc)
+            self.osc = start_osc(self.controller, self.config.osc)
         if self.config.mqtt is not None:
             from adaptive.live.mqtt import run_mqtt
 
@@ -163,6 +163,8 @@ class Session:
         await asyncio.sleep(FADE_OUT_SECONDS + 0.05)
 
     def shutdown(self) -> None:
+        if self.osc is not None:
+            self.osc.close()
         if self.ticker is not None:
             self.ticker.stopping.set()
             self.ticker.join(timeout=1.0)

@@ -24,7 +24,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from adaptive.actions import Action, EndRest, StartRest, StartStinger, StartVoice
+from adaptive.actions import (
+    Action,
+    EndRest,
+    SetLayerGains,
+    StartRest,
+    StartStinger,
+    StartVoice,
+)
+from adaptive.actions import SetParams as SetParamsAction
 from adaptive.commands import (
     Command,
     GoToSection,
@@ -44,6 +52,8 @@ from adaptive.musical_time import first_sample
 from adaptive.score.model import Score
 
 log = logging.getLogger("adaptive.live")
+
+_CONTROL = (SetParamsAction, SetLayerGains)
 
 HORIZON_BLOCKS = 8
 """How far ahead (in blocks) actions are released to the graph: the ticker must run at
@@ -153,6 +163,7 @@ class Controller:
         """Graphs replaced by a reload, with the sample after which they are silent."""
         self.clock = AudioClock(sample_rate)
         self._ticks = 0
+        self._held: list[SetParamsAction | SetLayerGains] = []
         self.reloads = 0
         self.reload_error: str | None = None
 
@@ -230,9 +241,21 @@ class Controller:
                 self.retired.remove(entry)
 
     def _pump(self, now: int) -> None:
-        for action in self.conductor.advance(now + HORIZON_BLOCKS * self.block):
-            self.engine.apply(action)
-            self._note(action)
+        # Events placed by comparing the sample counter (voices, stingers, rests) are set
+        # ahead of time; control values (parameters, overrides) change when set, so those
+        # wait for the block that holds their sample (a timetagged /param lands there).
+        due = now + self.block
+        released = self.conductor.advance(now + HORIZON_BLOCKS * self.block)
+        self._held.extend(a for a in released if isinstance(a, _CONTROL) and a.at >= due)
+        for action in released:
+            if not (isinstance(action, _CONTROL) and action.at >= due):
+                self.engine.apply(action)
+                self._note(action)
+        if self._held:
+            ready = [a for a in self._held if a.at < due]
+            self._held = [a for a in self._held if a.at >= due]
+            for action in sorted(ready, key=lambda a: a.at):
+                self.engine.apply(action)
         self.engine.housekeeping(now)
         for at, command, message in self.conductor.rejected:
             self.stats.count("rejected", f"{command.cmd} at sample {at}: {message}")

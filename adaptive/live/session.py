@@ -117,7 +117,8 @@ class Session:
 
     async def run(self) -> int:
         sys.setswitchinterval(0.001)  # the audio callback waits for the GIL every block
-        self.start_audio()
+        realtime_thread()  # this thread runs MQTT and the watcher: it must not hold the GIL
+        self.start_audio()  # while parked behind other processes
         assert self.controller is not None
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

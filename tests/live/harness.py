@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,12 +89,17 @@ def mosquitto_broker(port: int | None = None) -> Iterator[Broker]:
 class Broker:
     port: int
     process: subprocess.Popen[bytes] | None = None
+    extra_config: str = ""  # e.g. TLS files and a password file
+    anonymous: bool = True
 
     def start(self) -> None:
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         config = Path(f"/tmp/mosquitto-{self.port}.conf")
-        config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                          "persistence false\n")
+        config.write_text(f"listener {self.port} 127.0.0.1\n"
+                          f"allow_anonymous {'true' if self.anonymous else 'false'}\n"
+                          f"persistence false\n{self.extra_config}"
+                          # as root, mosquitto would become 'mosquitto' and lose our files
+                          + ("user root\n" if os.geteuid() == 0 else ""))
         self.process = subprocess.Popen([binary, "-c", str(config)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -114,49 +119,65 @@ class Broker:
             self.process = None
 
 
-@dataclass
 class Recorder:
-    """A JACK client recording two inputs, with the JACK frame time of every block."""
+    """Records two JACK inputs in a separate process (see recorder_process); this side reads
+    JACK's frame time and the recording, and counts xruns from a baseline."""
 
-    jack_server: str
-    seconds: float = 120.0
-    xruns: int = 0
-    frames: int = 0
-    _client: Any = None
-    _buffer: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 2),
-                                                                               np.float32))
-    _first_frame: int | None = None
+    def __init__(self, jack_server: str, seconds: float = 120.0) -> None:
+        self.jack_server = jack_server
+        self.name = f"recorder-{uuid.uuid4().hex[:6]}"
+        self._total = int(seconds * RATE)
+        self._path = Path(f"/dev/shm/{self.name}") if Path("/dev/shm").is_dir() \
+            else Path(f"/tmp/{self.name}")
+        self._process: subprocess.Popen[bytes] | None = None
+        self._client: Any = None
+        self._xrun_base = 0
 
     def start(self) -> None:
         import jack
 
-        client = jack.Client(f"recorder-{uuid.uuid4().hex[:6]}", servername=self.jack_server,
-                             no_start_server=True)
-        self._buffer = np.zeros((int(self.seconds * RATE), 2), np.float32)
-        ports = [client.inports.register(f"in_{i}") for i in (1, 2)]
+        from tests.live.recorder_process import HEADER
 
-        @client.set_process_callback  # type: ignore[misc]
-        def process(frames: int) -> None:
-            if self._first_frame is None:
-                self._first_frame = client.last_frame_time
-            start = self.frames
-            end = min(start + frames, len(self._buffer))
-            for channel, port in enumerate(ports):
-                self._buffer[start:end, channel] = port.get_array()[: end - start]
-            self.frames = end
+        with self._path.open("wb") as file:
+            file.truncate(HEADER * 8 + self._total * 2 * 4)
+        self._header = np.memmap(self._path, dtype=np.int64, mode="r+", shape=(HEADER,))
+        self._header[1] = -1
+        self._audio = np.memmap(self._path, dtype=np.float32, mode="r",
+                                offset=HEADER * 8, shape=(self._total, 2))
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.live.recorder_process", self.jack_server, self.name,
+             str(self._path), str(self._total)])
+        _wait_for(lambda: self._header[3] == 1, 10.0, "the recorder")
+        # a client of our own, never activated: it reads the frame time and makes
+        # connections, and has no process callback that could be late
+        self._client = jack.Client(f"{self.name}-ctl", servername=self.jack_server,
+                                   no_start_server=True)
 
-        @client.set_xrun_callback  # type: ignore[misc]
-        def xrun(delay: float) -> None:
-            self.xruns += 1
+    @property
+    def frames(self) -> int:
+        return int(self._header[0])
 
-        client.activate()
-        self._client = client
+    @property
+    def xruns(self) -> int:
+        return int(self._header[2]) - self._xrun_base
+
+    @xruns.setter
+    def xruns(self, value: int) -> None:
+        self._xrun_base = int(self._header[2]) - value
+
+    @property
+    def xrun_frames(self) -> list[int]:
+        from tests.live.recorder_process import XRUN_SLOTS
+
+        count = min(int(self._header[2]), XRUN_SLOTS)
+        return [int(v) for v in self._header[4:4 + count]]
 
     def connect(self, source_client: str) -> None:
         ports = self._client.get_ports(f"{source_client}:", is_output=True, is_audio=True)
         if len(ports) < 2:
             raise RuntimeError(f"{source_client} has no two audio outputs: {ports}")
-        for source, target in zip(ports[:2], self._client.inports, strict=True):
+        for source, target in zip(ports[:2], (f"{self.name}:in_1", f"{self.name}:in_2"),
+                                  strict=True):
             self._client.connect(source, target)
 
     def frame_time(self) -> int:
@@ -165,17 +186,22 @@ class Recorder:
 
     def recorded_frame(self, jack_frame: int) -> int:
         """Index in the recording of the sample heard at a JACK frame time."""
-        assert self._first_frame is not None
-        return jack_frame - self._first_frame
+        first = int(self._header[1])
+        assert first >= 0, "nothing recorded yet"
+        return jack_frame - first
 
     def audio(self) -> npt.NDArray[np.float32]:
-        return self._buffer[: self.frames].copy()
+        return np.array(self._audio[: self.frames])
 
     def stop(self) -> None:
         if self._client is not None:
-            self._client.deactivate()
             self._client.close()
             self._client = None
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(5)
+            self._process = None
+        self._path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -230,3 +256,23 @@ def serve(score: Path, jack_server: str, *extra: str) -> Iterator[Served]:
         reader.join(5)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def make_tls_files(directory: Path) -> dict[str, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 (openssl)."""
+    files = {name: directory / f"{name}.pem" for name in ("ca", "ca_key", "cert", "key")}
+    csr = directory / "server.csr"
+    ext = directory / "san.ext"
+    ext.write_text("subjectAltName = IP:127.0.0.1\n")
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
+        "-keyout", str(files["ca_key"]), "-out", str(files["ca"]))
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", str(files["key"]), "-out", str(csr))
+    run("x509", "-req", "-in", str(csr), "-CA", str(files["ca"]), "-CAkey",
+        str(files["ca_key"]), "-CAcreateserial", "-days", "1", "-extfile", str(ext),
+        "-out", str(files["cert"]))
+    return files

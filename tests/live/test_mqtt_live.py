@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -112,7 +114,7 @@ def test_mqtt_params_status_events_and_offline(stem_score: Path, jack: str,
     assert abs(sine_level_db(audio, 441.0, RATE, end, 0.2) - AMPLITUDE_DB) < 0.5
     assert abs(sine_level_db(audio, 1003.0, RATE, end, 0.2) - AMPLITUDE_DB) < 0.5
     assert sine_level_db(audio, 441.0, RATE, before / RATE - 0.3, 0.2) - AMPLITUDE_DB < -19
-    assert recorder.xruns == 0
+    assert recorder.xruns == 0, (recorder.xrun_frames, recorder.frames)
 
 
 def test_broker_lost_and_back_mid_show(stem_score: Path, jack: str, broker: Broker) -> None:
@@ -149,4 +151,52 @@ def test_broker_lost_and_back_mid_show(stem_score: Path, jack: str, broker: Brok
     assert rms.min() > 0.01, "the music stopped while the broker was away"
     assert abs(sine_level_db(audio, 441.0, RATE, len(audio) / RATE - 0.3, 0.2)
                - AMPLITUDE_DB) < 0.5
-    assert recorder.xruns == 0
+    assert recorder.xruns == 0, (recorder.xrun_frames, recorder.frames)
+
+
+def test_mqtts_with_a_password(stem_score: Path, jack: str, tmp_path: Path) -> None:
+    from tests.live.harness import free_port, make_tls_files
+
+    tls = make_tls_files(tmp_path)
+    passwords = tmp_path / "passwords"
+    subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwords), "show", "s3cret"],
+                   check=True, capture_output=True)
+    broker = Broker(free_port(socket.SOCK_STREAM), anonymous=False, extra_config=(
+        f"cafile {tls['ca']}\ncertfile {tls['cert']}\nkeyfile {tls['key']}\n"
+        f"password_file {passwords}\n"))
+    broker.start()
+    prefix = f"adaptive/test-{uuid.uuid4().hex[:6]}"
+    try:
+        with serve(stem_score, jack, "--mqtt", f"mqtts://show:s3cret@127.0.0.1:{broker.port}",
+                   "--mqtt-ca", str(tls["ca"]), "--mqtt-prefix", prefix) as served:
+            client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+            client.tls_set(ca_certs=str(tls["ca"]))
+            client.username_pw_set("show", "s3cret")
+            received: list[tuple[str, bytes]] = []
+            client.on_message = lambda c, u, m: received.append((m.topic, bytes(m.payload)))
+            connected = threading.Event()
+            client.on_connect = lambda c, u, f, r, p: connected.set()
+            client.connect("127.0.0.1", broker.port)
+            client.loop_start()
+            assert connected.wait(10)
+            client.subscribe(f"{prefix}/#")
+            client.publish(f"{prefix}/param/tension", "0.5", qos=1).wait_for_publish(5)
+            deadline = time.monotonic() + 10
+            tension = None
+            while time.monotonic() < deadline and tension != 0.5:
+                statuses = [p for t, p in received if t.endswith("/status")]
+                if statuses:
+                    tension = json.loads(statuses[-1])["params"]["tension"]
+                time.sleep(0.05)
+            client.loop_stop()
+            client.disconnect()
+            assert tension == 0.5
+            assert served.stop() == 0
+        # a wrong password: refused by the broker, counted, and the music plays on
+        with serve(stem_score, jack, "--mqtt", f"mqtts://show:wrong@127.0.0.1:{broker.port}",
+                   "--mqtt-ca", str(tls["ca"]), "--mqtt-prefix", prefix) as served:
+            served.wait_log("mqtt_disconnected")
+            assert served.process.poll() is None
+            assert served.stop() == 0
+    finally:
+        broker.stop()

@@ -128,7 +128,7 @@ def build_trace(score: Score, actions: list[Action], sample_rate: int, duration:
             end = duration
             if stop is not None:
                 envelope *= _fade(times, stop.at / rate, stop.fade_out / rate, stop.curve, False)
-                end = (stop.at + stop.fade_out) / rate
+                end = stop.at / rate  # the span ends where the fade begins
             sections.append(Span(section_name, start.at / rate, end, start.bridge))
             for layer_name, layer in section.layers.items():
                 key = f"{section_name}.{layer_name}"

@@ -168,9 +168,11 @@ class StingerSlot:
                 clock = VoiceClock(pyo, counter.signal, self.origin, grid.samples_per_beat, 4,
                                    bars, loop=False)
                 harmony = Harmony.of(spec.key, [spec.chord] if spec.chord else [])
-                context = PatchContext(pyo, rate, clock, HarmonySignals(pyo, harmony, clock), {},
-                                       dict(spec.args), seed)
                 module = load_patch(loaded.patches[spec.patch])
+                controls = {name: pyo.Sig(control.default)
+                            for name, control in module.CONTROLS.items()}
+                context = PatchContext(pyo, rate, clock, HarmonySignals(pyo, harmony, clock),
+                                       controls, dict(spec.args), seed)
                 content = module.build(context)
                 self._kept = context.kept
             self.envelope = Envelope(pyo, counter, shapes)

@@ -70,7 +70,7 @@ def plot_render(trace: Trace, audio: npt.NDArray[np.float32] | None, sample_rate
     line_styles = ["-", "--", ":", "-."]
     per_section: dict[str, int] = {}
     for key, gains in sorted(trace.layer_gains.items()):
-        section, layer = key.split(".", 1)
+        section = key.split(".", 1)[0]
         index = per_section.get(section, 0)
         per_section[section] = index + 1
         db = 20 * np.log10(np.maximum(gains, 10 ** (SILENCE_FLOOR_DB / 20)))

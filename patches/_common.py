@@ -24,7 +24,7 @@ def step_gate(ctx: PatchContext, steps_per_beat: float, density: PyoObject,
               strengths: list[float] | None = None) -> tuple[PyoObject, PyoObject]:
     """(trigger, step index in bar) for the steps whose strength >= 1 - density."""
     pyo = ctx.pyo
-    per_bar = int(round(steps_per_beat * ctx.clock.beats_per_bar))
+    per_bar = round(steps_per_beat * ctx.clock.beats_per_bar)
     strengths = strengths or [STEP_STRENGTH[(i * 16 // per_bar) % 16] if per_bar else 1.0
                               for i in range(per_bar)]
     step = pyo.Wrap(ctx.clock.step_index(steps_per_beat), 0.0, float(per_bar))

@@ -6,8 +6,9 @@ drive (grit). Args: octave (default -1: roots around C2).
 
 from __future__ import annotations
 
-from adaptive.engine.patch_api import ControlSpec, PatchContext
 from adaptive.patches._common import PyoObject, decay_env, step_gate, table
+
+from adaptive.engine.patch_api import ControlSpec, PatchContext
 
 CONTROLS = {
     "brightness": ControlSpec(0.3, "0 round .. 1 biting"),

@@ -6,8 +6,9 @@ Args: octave (of the stab, default 0).
 
 from __future__ import annotations
 
-from adaptive.engine.patch_api import ControlSpec, PatchContext
 from adaptive.patches._common import PyoObject, decay_env, noise, noise_table
+
+from adaptive.engine.patch_api import ControlSpec, PatchContext
 
 CONTROLS = {"weight": ControlSpec(0.7, "0 light .. 1 heavy")}
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 
-from adaptive.engine.patch_api import ControlSpec, PatchContext
 from adaptive.patches._common import PyoObject, gate_env, table
+
+from adaptive.engine.patch_api import ControlSpec, PatchContext
 
 CONTROLS = {
     "brightness": ControlSpec(0.4, "0 soft .. 1 bright"),

@@ -10,8 +10,9 @@ width). Args: octave (int, default 0), tones (1-4 chord tones, default 4).
 
 from __future__ import annotations
 
-from adaptive.engine.patch_api import ControlSpec, PatchContext
 from adaptive.patches._common import PyoObject
+
+from adaptive.engine.patch_api import ControlSpec, PatchContext
 
 CONTROLS = {
     "brightness": ControlSpec(0.4, "0 dark .. 1 open"),
@@ -27,8 +28,9 @@ def build(ctx: PatchContext) -> PyoObject:
     saw, triangle = pyo.SawTable(order=24, size=8192), pyo.TriangleTable(order=12, size=8192)
     left, right = [], []
     for tone in range(tones):
+        first = float(ctx.harmony.harmony.chords[0][tone] + 12 * octave)
         pitch = pyo.Port(ctx.harmony.chord_tone(tone) + 12.0 * octave, risetime=0.12,
-                         falltime=0.12, init=float(ctx.harmony.harmony.chords[0][tone] + 12 * octave))
+                         falltime=0.12, init=first)
         freq = pyo.MToF(pitch)
         left.append(pyo.Osc(saw, freq * 0.9965, phase=0.1 * tone, mul=0.05))
         right.append(pyo.Osc(saw, freq * 1.0035, phase=0.6 - 0.1 * tone, mul=0.05))

@@ -9,8 +9,9 @@ high toms instead of the snare, sparse hats; "half": half-time snare on beat 3).
 
 from __future__ import annotations
 
-from adaptive.engine.patch_api import ControlSpec, PatchContext
 from adaptive.patches._common import PyoObject, decay_env, noise, noise_table, step_gate
+
+from adaptive.engine.patch_api import ControlSpec, PatchContext
 
 CONTROLS = {
     "density": ControlSpec(0.5, "0 a kick on the one .. 1 busy"),

@@ -9,8 +9,9 @@ indices walked one per sixteenth, default [0, 1, 2, 3, 2, 1, 3, 4]).
 
 from __future__ import annotations
 
+from adaptive.patches._common import STEP_STRENGTH, PyoObject, decay_env, step_gate, table
+
 from adaptive.engine.patch_api import ControlSpec, PatchContext
-from adaptive.patches._common import PyoObject, STEP_STRENGTH, decay_env, step_gate, table
 
 CONTROLS = {
     "brightness": ControlSpec(0.4, "0 muted .. 1 bright"),

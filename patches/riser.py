@@ -6,8 +6,9 @@ cut by the destination's downbeat. Controls: brightness. Args: none.
 
 from __future__ import annotations
 
-from adaptive.engine.patch_api import ControlSpec, PatchContext
 from adaptive.patches._common import PyoObject, noise, noise_table
+
+from adaptive.engine.patch_api import ControlSpec, PatchContext
 
 CONTROLS = {"brightness": ControlSpec(0.6, "0 dark .. 1 searing")}
 

@@ -316,6 +316,16 @@ class Conductor:
         end = None if spec.loop else first_sample(grid.origin + self._length(section))
         return Bed(section, slot, grid, start, end)
 
+    def _sounding(self, now: int) -> Bed | None:
+        """The bed whose grid is heard at `now`: a planned bed that has not started yet
+        (after a sync point, a bridge, or a play-once section's end) is not."""
+        bed = self.bed
+        plan = self._plan
+        if bed is not None and bed.start > now and plan is not None and \
+                plan.bed_after is bed and plan.bed_before is not None:
+            return plan.bed_before
+        return bed
+
     def _cancel_pending_plan(self) -> None:
         plan = self._plan
         if plan is None or plan.committed:
@@ -409,8 +419,9 @@ class Conductor:
         if spec is None:
             raise CommandError(f"unknown stinger {name!r}")
         at = now
-        if self.bed is not None:
-            at = first_sample(self._sync_instant(self.bed, now, spec.when.value))
+        sounding = self._sounding(now)
+        if sounding is not None:
+            at = first_sample(self._sync_instant(sounding, now, spec.when.value))
         turn = self._stinger_turn.get(name, -1) + 1
         self._stinger_turn[name] = turn
         self._queue_action(StartStinger(at, name, turn % STINGER_SLOTS), None)
@@ -423,12 +434,13 @@ class Conductor:
             return
         settings = self.score.rests
         unit: Unit = (when or settings.when).value
-        instant = float(now) if self.bed is None else self._sync_instant(self.bed, now, unit)
+        sounding = self._sounding(now)
+        instant = float(now) if sounding is None else self._sync_instant(sounding, now, unit)
         at = first_sample(instant)
         release = max(round(settings.release * self.sample_rate), self._declick)
         actions: list[Action] = [StartRest(at, release)]
-        if (beats or bars) and self.bed is not None:
-            grid = self.bed.grid
+        if (beats or bars) and sounding is not None:
+            grid = sounding.grid
             length = (beats or 0.0) * grid.samples_per_beat + (bars or 0.0) * grid.samples_per_bar
             reentry = grid.next_instant(instant + length, settings.reenter)
             actions.append(EndRest(first_sample(reentry), self._reentry_fade()))

@@ -174,10 +174,13 @@ class Conductor:
             when = min(next_input, next_choice, next_action)
             if when >= until:
                 break
-            self.now = max(self.now, int(when))
             if next_action <= min(next_input, next_choice):
+                # releasing looks ahead of the audio: it does not move "now", so a command
+                # submitted next is not pushed behind what was merely released early
                 released.append(self._release(heapq.heappop(self._queue)))
-            elif next_input <= next_choice:
+                continue
+            self.now = max(self.now, int(when))
+            if next_input <= next_choice:
                 _, _, command = heapq.heappop(self._inputs)
                 try:
                     self._apply(command, self.now)
@@ -185,7 +188,6 @@ class Conductor:
                     self.rejected.append((self.now, command, str(error)))
             else:
                 self._act_on_choice(self.now)
-        self.now = max(self.now, until)
         self.released.extend(released)
         return released
 

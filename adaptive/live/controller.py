@@ -54,6 +54,7 @@ from adaptive.score.model import Score
 log = logging.getLogger("adaptive.live")
 
 _CONTROL = (SetParamsAction, SetLayerGains)
+_IMMEDIATE = (SetParam, SetParams, SetState, LayerMute, LayerSolo, LayerGain, LayerAuto)
 
 HORIZON_BLOCKS = 8
 """How far ahead (in blocks) actions are released to the graph: the ticker must run at
@@ -218,8 +219,11 @@ class Controller:
         self._count_clamped(command, source)
         with self._lock:
             now = self.now()
-            earliest = now + SAFETY_BLOCKS * self.block
-            self.conductor.submit(command, earliest if at is None else max(at, earliest))
+            # control values take effect on the next block; anything placed on the sample
+            # keeps a safety margin so its start sample is set before it is computed
+            soonest = now if isinstance(command, _IMMEDIATE) else \
+                now + SAFETY_BLOCKS * self.block
+            self.conductor.submit(command, soonest if at is None else max(at, soonest))
             self._pump(now)
         return True
 

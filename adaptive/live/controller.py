@@ -247,8 +247,9 @@ class Controller:
     def _pump(self, now: int) -> None:
         # Events placed by comparing the sample counter (voices, stingers, rests) are set
         # ahead of time; control values (parameters, overrides) change when set, so those
-        # wait for the block that holds their sample (a timetagged /param lands there).
-        due = now + self.block
+        # wait for the block boundary nearest their sample (a timetagged /param lands there,
+        # within half a block).
+        due = now + self.block // 2  # the nearest block boundary to a control's sample
         released = self.conductor.advance(now + HORIZON_BLOCKS * self.block)
         self._held.extend(a for a in released if isinstance(a, _CONTROL) and a.at >= due)
         for action in released:

@@ -147,3 +147,25 @@ def test_bundle_with_future_timetag_lands_on_its_sample(
     print(f"timetag onset error: {error} samples")
     # the server stamps every audio block with the wall clock: within a millisecond
     assert abs(error) <= RATE // 1000, error
+
+
+def test_timetagged_param_lands_in_its_block(live: tuple[Served, Recorder]) -> None:
+    """A parameter change in a future bundle starts at the block boundary nearest its time."""
+    served, recorder = live
+    time.sleep(0.5)
+    wall_to_frame = [(time.time(), recorder.frame_time()) for _ in range(3)]
+    offset = float(np.median([frame - wall * RATE for wall, frame in wall_to_frame]))
+    timetag = time.time() + 0.3
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(encode_bundle(timetag, "/param/tension", [1.0]),
+                    ("127.0.0.1", served.osc_port))
+    time.sleep(0.6)
+    audio = recorder.audio()[:, 0].astype(np.float64)
+    expected = recorder.recorded_frame(round(timetag * RATE + offset))
+    n = np.arange(expected - 4096, expected + 4096)
+    baseband = audio[n] * np.exp(-2j * np.pi * 441.0 * n / RATE)
+    amplitude = np.abs(np.convolve(baseband, np.ones(109) / 109, mode="same")) * 2
+    before = np.median(amplitude[200:2048])
+    changed = int(n[np.argmax(amplitude > before * 1.3)])
+    # at the block boundary nearest its time: within half a block (plus the window)
+    assert abs(changed - expected) <= 128 + 120, changed - expected

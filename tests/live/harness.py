@@ -184,6 +184,11 @@ class Recorder:
         """JACK's current frame time (the clock that latency is measured on)."""
         return int(self._client.frame_time)
 
+    def frame_at(self, wall: float, readings: int = 5) -> int:
+        """The JACK frame time at a wall-clock time, from a few paired readings now."""
+        offsets = [self.frame_time() - time.time() * RATE for _ in range(readings)]
+        return round(wall * RATE + float(np.median(offsets)))
+
     def recorded_frame(self, jack_frame: int) -> int:
         """Index in the recording of the sample heard at a JACK frame time."""
         first = int(self._header[1])

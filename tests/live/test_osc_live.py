@@ -102,10 +102,8 @@ def test_subscribe_sends_beats_with_their_audio_time(live: tuple[Served, Recorde
         osc(served.osc_port, "/section", "b")
         beats: list[tuple[float, list[object]]] = []
         sections: list[str] = []
-        wall_to_frame: list[tuple[float, int]] = []
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
-            wall_to_frame.append((time.time(), recorder.frame_time()))
             data, _ = sock.recvfrom(65536)
             for timed in OscPacket(data).messages:
                 if timed.message.address == "/event/beat":
@@ -116,12 +114,10 @@ def test_subscribe_sends_beats_with_their_audio_time(live: tuple[Served, Recorde
     time.sleep(0.3)
     audio = recorder.audio()
     # map wall time to JACK frames (the client's own view of both clocks)
-    offsets = [frame - wall * RATE for wall, frame in wall_to_frame]
-    offset = float(np.median(offsets))
     heard = impulses(audio, threshold=0.3)
     errors = []
     for wall, _ in beats:
-        predicted = recorder.recorded_frame(round(wall * RATE + offset))
+        predicted = recorder.recorded_frame(recorder.frame_at(wall))
         if len(heard) and predicted >= heard[0] - RATE // 100:
             errors.append(int(heard[np.argmin(np.abs(heard - predicted))]) - predicted)
     print(f"beat event time errors (samples): {errors}")
@@ -133,14 +129,12 @@ def test_bundle_with_future_timetag_lands_on_its_sample(
         live: tuple[Served, Recorder]) -> None:
     served, recorder = live
     time.sleep(0.5)
-    wall_to_frame = [(time.time(), recorder.frame_time()) for _ in range(3)]
-    offset = float(np.median([frame - wall * RATE for wall, frame in wall_to_frame]))
     timetag = time.time() + 0.4
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(encode_bundle(timetag, "/section", ["b"]), ("127.0.0.1", served.osc_port))
     time.sleep(0.8)
     audio = recorder.audio()
-    expected = recorder.recorded_frame(round(timetag * RATE + offset))
+    expected = recorder.recorded_frame(recorder.frame_at(timetag))
     heard = impulses(audio, threshold=0.3)
     assert len(heard) > 0
     error = int(heard[0]) - expected
@@ -153,15 +147,13 @@ def test_timetagged_param_lands_in_its_block(live: tuple[Served, Recorder]) -> N
     """A parameter change in a future bundle starts at the block boundary nearest its time."""
     served, recorder = live
     time.sleep(0.5)
-    wall_to_frame = [(time.time(), recorder.frame_time()) for _ in range(3)]
-    offset = float(np.median([frame - wall * RATE for wall, frame in wall_to_frame]))
     timetag = time.time() + 0.3
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(encode_bundle(timetag, "/param/tension", [1.0]),
                     ("127.0.0.1", served.osc_port))
     time.sleep(0.6)
     audio = recorder.audio()[:, 0].astype(np.float64)
-    expected = recorder.recorded_frame(round(timetag * RATE + offset))
+    expected = recorder.recorded_frame(recorder.frame_at(timetag))
     n = np.arange(expected - 4096, expected + 4096)
     baseband = audio[n] * np.exp(-2j * np.pi * 441.0 * n / RATE)
     amplitude = np.abs(np.convolve(baseband, np.ones(109) / 109, mode="same")) * 2

@@ -47,5 +47,9 @@ class TimelineError(AdaptiveError):
     """A timeline file is invalid; the message names the file, the cue and the field."""
 
 
+class AudioError(AdaptiveError):
+    """The audio backend could not start (no JACK server, a busy device, a wrong rate)."""
+
+
 class CommandError(AdaptiveError):
     """A command cannot be applied to the score (unknown name, wrong value)."""

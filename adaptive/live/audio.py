@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Literal
 
+from adaptive.errors import AudioError
+
 log = logging.getLogger("adaptive.audio")
 
 
@@ -42,7 +44,7 @@ def boot_live_server(pyo: ModuleType, config: AudioConfig, sample_rate: int) -> 
         server.setOutputDevice(config.device)
     server.boot()
     if not server.getIsBooted():
-        raise RuntimeError(f"the {config.backend} audio backend did not start "
+        raise AudioError(f"the {config.backend} audio backend did not start "
                            "(is a JACK server running? is the device free?)")
     return server
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from adaptive.engine.engine import Engine, import_pyo
+from adaptive.errors import AudioError
 from adaptive.live.audio import AudioConfig, boot_live_server
 from adaptive.live.controller import Controller, InputStats
 from adaptive.live.osc import OscConfig, OscEndpoint, start_osc
@@ -84,7 +85,7 @@ class Session:
         self.loaded: LoadedScore = load_score(config.score)
         self.sample_rate = config.audio.sample_rate or self.loaded.sample_rate
         if self.sample_rate != self.loaded.sample_rate:
-            raise SystemExit(f"the score plays at {self.loaded.sample_rate} Hz; "
+            raise AudioError(f"the score plays at {self.loaded.sample_rate} Hz; "
                              f"--sample-rate {self.sample_rate} would detune its stems")
         self.pyo = import_pyo()
         self.server: Any = None

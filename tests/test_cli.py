@@ -126,3 +126,19 @@ def test_render_reports_a_bad_timeline(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "cue[0]" in result.stderr and "value" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_failing_patch_is_reported_not_raised(tmp_path: Path) -> None:
+    (tmp_path / "patches").mkdir()
+    (tmp_path / "patches" / "broken.py").write_text(
+        "CONTROLS = {}\n\ndef build(ctx):\n    return ctx.pyo.Sine(freq=ctx.args['freq'])\n")
+    (tmp_path / "score.toml").write_text(
+        '[sections.a]\ntempo = 90\nbars = 1\n[sections.a.layers.x]\npatch = "broken"\n')
+    (tmp_path / "timeline.toml").write_text("duration = 1.0\n")
+    assert adaptive("validate", str(tmp_path / "score.toml")).returncode == 0
+    result = adaptive("render", str(tmp_path / "score.toml"), "--timeline",
+                      str(tmp_path / "timeline.toml"), "-o", str(tmp_path / "o.wav"))
+    assert result.returncode == 1
+    assert "sections.a.layers.x.patch: the patch failed to build: KeyError('freq')" in \
+        result.stderr
+    assert "Traceback" not in result.stderr

@@ -25,7 +25,14 @@ from adaptive.engine.graph import (
     curve_signal,
     table_from_array,
 )
-from adaptive.engine.patch_api import HarmonySignals, PatchContext, VoiceClock, load_patch
+from adaptive.engine.patch_api import (
+    HarmonySignals,
+    PatchContext,
+    PatchModule,
+    VoiceClock,
+    load_patch,
+)
+from adaptive.errors import ScoreError, ScoreProblem
 from adaptive.harmony import Harmony
 from adaptive.musical_time import Grid, Meter
 from adaptive.score.load import LoadedScore
@@ -123,7 +130,8 @@ class VoiceSlot:
                                            _controls(pyo, bus, layer, loaded), dict(layer.args),
                                            seed)
                     module = load_patch(loaded.patches[layer.patch])
-                    output = stereo(pyo, module.build(context))
+                    output = stereo(pyo, _build_patch(module, context, loaded,
+                                                      f"sections.{name}.layers.{layer_name}"))
                     kept.extend(context.kept)
                     self.layers[layer_name] = pyo.Sig(output, mul=gain)
             mix = (pyo.Mix(list(self.layers.values()), voices=2) if self.layers
@@ -173,7 +181,7 @@ class StingerSlot:
                             for name, control in module.CONTROLS.items()}
                 context = PatchContext(pyo, rate, clock, HarmonySignals(pyo, harmony, clock),
                                        controls, dict(spec.args), seed)
-                content = module.build(context)
+                content = _build_patch(module, context, loaded, f"stingers.{name}")
                 self._kept = context.kept
             self.envelope = Envelope(pyo, counter, shapes)
             self.output: PyoObject = stereo(pyo, content) * self.envelope.signal * \
@@ -200,6 +208,20 @@ class StingerSlot:
             self.duck.open(at, attack, "linear")
             self.duck.close(end, release, "linear")
         self.activity.deactivate_at = end + release + 1
+
+
+def _build_patch(module: PatchModule, context: PatchContext, loaded: LoadedScore,
+                 field: str) -> PyoObject:
+    """A patch is code: its failure is reported like any other score problem."""
+    try:
+        output = module.build(context)
+        if len(output) < 1:
+            raise ValueError("build() returned no audio stream")
+        return output
+    except Exception as error:
+        raise ScoreError(str(loaded.path), [ScoreProblem(
+            f"{field}.patch", f"the patch failed to build: {error!r}",
+            fix="fix the patch file, or its args in the score")]) from error
 
 
 def _gain(pyo: ModuleType, bus: ParameterBus, layer: Layer) -> PyoObject | float:

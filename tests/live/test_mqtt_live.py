@@ -6,6 +6,7 @@ import json
 import math
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -87,7 +88,11 @@ def test_mqtt_params_status_events_and_offline(stem_score: Path, jack: str,
         recorder.xruns = 0
         before = recorder.frames
         watcher.publish("param/tension", "1.0")
-        watcher.publish("params", json.dumps({"arousal": 1.0}))
+        sent = subprocess.run([sys.executable, "-m", "adaptive.cli", "send", "--mqtt",
+                               f"mqtt://127.0.0.1:{broker.port}", "--mqtt-prefix", prefix,
+                               "params", json.dumps({"arousal": 1.0})], capture_output=True,
+                              text=True, timeout=30, check=False)
+        assert sent.returncode == 0, sent.stderr
         watcher.publish("cmd", json.dumps({"cmd": "stinger", "name": "hit"}))
         watcher.publish("params", b"\xff\xfe not utf-8")
         watcher.publish("cmd", json.dumps({"cmd": "param", "name": "tension", "value": 9}))

@@ -232,7 +232,8 @@ class Served:
 
 
 @contextmanager
-def serve(score: Path, jack_server: str, *extra: str) -> Iterator[Served]:
+def serve(score: Path, jack_server: str, *extra: str,
+          ready_timeout: float = 30.0) -> Iterator[Served]:
     jack_name = f"adaptive-{uuid.uuid4().hex[:6]}"
     osc_port = free_port()
     env = dict(os.environ, PYO_GUI_WX="0", PYTHONUNBUFFERED="1")
@@ -252,7 +253,7 @@ def serve(score: Path, jack_server: str, *extra: str) -> Iterator[Served]:
     reader.start()
     served = Served(process, jack_name, osc_port, lines)
     try:
-        served.wait_log("ready")
+        served.wait_log("ready", ready_timeout)
         yield served
     finally:
         if process.poll() is None:

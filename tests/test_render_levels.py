@@ -144,3 +144,30 @@ gain = -6.0
     assert level(441, 3.3) < -100 and abs(level(1003, 3.3) + 6) < 0.5      # solo b
     assert abs(level(441, 4.3)) < 0.5 and abs(level(1003, 4.3) + 16) < 0.5  # gain on b
     assert abs(level(1003, 5.3) + 6) < 0.5                                    # auto
+
+
+def test_stinger_ducks_the_bed(tmp_path: Path, render_score: Renderer) -> None:
+    write_sine(tmp_path / "bed.wav", 441.0, 10.0)
+    write_sine(tmp_path / "sting.wav", 2003.0, 1.0)
+    score = """
+[sections.a]
+tempo = 120
+bars = 4
+[sections.a.layers.bed]
+stem = "bed.wav"
+[stingers.s]
+stem = "sting.wav"
+when = "beat"
+duck = -9.0
+duck_attack = 0.05
+duck_release = 0.2
+"""
+    _, result = render_score(score, [(1.1, {"cmd": "stinger", "name": "s"})], 4.0)
+    audio = result.audio
+    assert audio is not None
+    start = 1.5  # the next beat at 120 BPM
+    assert abs(sine_level_db(audio, 441.0, SR, 1.0, 0.4) - AMPLITUDE_DB) < 0.5
+    ducked = sine_level_db(audio, 441.0, SR, start + 0.2, 0.6) - AMPLITUDE_DB
+    assert abs(ducked - -9.0) < 0.5, ducked
+    assert abs(sine_level_db(audio, 2003.0, SR, start + 0.2, 0.6) - AMPLITUDE_DB) < 0.5
+    assert abs(sine_level_db(audio, 441.0, SR, start + 1.5, 0.4) - AMPLITUDE_DB) < 0.5

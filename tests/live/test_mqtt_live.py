@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import math
 import socket
 import subprocess
@@ -205,3 +206,26 @@ def test_mqtts_with_a_password(stem_score: Path, jack: str, tmp_path: Path) -> N
             assert served.stop() == 0
     finally:
         broker.stop()
+
+
+def test_broker_down_at_start_and_a_second_signal(stem_score: Path, jack: str) -> None:
+    from tests.live.harness import free_port
+
+    port = free_port(socket.SOCK_STREAM)
+    prefix = f"adaptive/test-{uuid.uuid4().hex[:6]}"
+    with serve(stem_score, jack, "--mqtt", f"mqtt://127.0.0.1:{port}",
+               "--mqtt-prefix", prefix) as served:
+        served.wait_log("mqtt_disconnected")  # no broker yet: the music plays regardless
+        broker = Broker(port)
+        broker.start()
+        try:
+            watcher = Watcher(port, prefix)
+            watcher.wait_for("online", lambda p: p == b"true", timeout=20)
+            watcher.close()
+        finally:
+            broker.stop()
+        # a second Ctrl-C during the fade-out exits at once
+        served.process.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        served.process.send_signal(signal.SIGINT)
+        assert served.process.wait(5) == 130

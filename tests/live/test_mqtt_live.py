@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import signal
 import math
+import signal
 import socket
 import subprocess
 import sys

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
@@ -44,7 +44,6 @@ class RenderResult:
     rejected: list[tuple[int, Command, str]]
     seconds: float  # wall time of the render loop
     audio: Audio | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def speed(self) -> float:

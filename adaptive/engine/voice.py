@@ -62,10 +62,6 @@ class StemTables:
             self._tables[path] = table_from_array(self._pyo, data)
         return self._tables[path]
 
-    @property
-    def bytes(self) -> int:
-        return sum(t.getSize() * len(t) * 8 for t in self._tables.values())
-
 
 def stereo(pyo: ModuleType, signal: PyoObject) -> PyoObject:
     """Two streams from one or two: mono sources sound in the centre."""

@@ -80,3 +80,10 @@ def max_jump(audio: Audio, start: int, end: int) -> float:
     """Largest sample-to-sample step in a span, over both channels."""
     segment = audio[max(start, 1) - 1:end].astype(np.float64)
     return float(np.max(np.abs(np.diff(segment, axis=0))))
+
+
+def samples_per_bar(tempo: float, beats: int = 4, unit: int = 4, sample_rate: int = 48000
+                    ) -> float:
+    """Ideal bar length from tempo (quarter notes per minute) and meter, computed here
+    independently of the engine."""
+    return sample_rate * 60.0 / tempo * (4.0 / unit) * beats

@@ -8,12 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from adaptive.actions import EndRest, StartRest, StartVoice
-from tests.audio import max_jump, sine_level_db, write_sine
+from tests.audio import max_jump, samples_per_bar, sine_level_db, write_sine
 from tests.conftest import SR, Renderer
-
-
-def bar_samples(tempo: float, beats: int = 4) -> float:
-    return SR * 60.0 / tempo * beats
 
 
 def steady_jump(frequency: float, amplitude: float) -> float:
@@ -39,7 +35,7 @@ reenter = "bar"
     _, result = render_score(score, cues, 8.0)
     audio = result.audio
     assert audio is not None
-    bar = bar_samples(97)
+    bar = samples_per_bar(97)
     rest_start = math.ceil(1.0 * SR / bar) * bar
     reentry = rest_start + 2 * bar
     starts = [a.at for a in result.actions if isinstance(a, StartRest)]
@@ -73,7 +69,7 @@ release = 0.1
 """
     cues = [(0.7, {"cmd": "rest"}), (2.6, {"cmd": "resume"})]
     _, result = render_score(score, cues, 5.0)
-    bar = bar_samples(120, 3)
+    bar = samples_per_bar(120, 3)
     ends = [a.at for a in result.actions if isinstance(a, EndRest)]
     assert ends == [math.ceil(math.ceil(2.6 * SR / bar) * bar)]
 
@@ -81,7 +77,7 @@ release = 0.1
 def test_no_clicks_at_cuts_loops_rests_and_fast_moves(tmp_path: Path,
                                                       render_score: Renderer) -> None:
     tempo, bars = 97.0, 1
-    loop = bar_samples(tempo) * bars
+    loop = samples_per_bar(tempo) * bars
     amplitude = 0.3
     write_sine(tmp_path / "a.wav", 441.0, 4.0, amplitude=amplitude, cycles_per=loop)
     write_sine(tmp_path / "b.wav", 661.0, 4.0, amplitude=amplitude, cycles_per=loop)

@@ -15,12 +15,8 @@ import pytest
 from adaptive.actions import StartVoice
 from adaptive.render import render
 from adaptive.score.load import load_score
-from tests.audio import impulses, write_marker, write_sine
+from tests.audio import impulses, samples_per_bar, write_marker, write_sine
 from tests.conftest import SR, Renderer
-
-
-def samples_per_bar(tempo: float, beats: int = 4, unit: int = 4) -> float:
-    return SR * 60.0 / tempo * (4.0 / unit) * beats
 
 
 def next_multiple(after: float, origin: float, step: float) -> float:

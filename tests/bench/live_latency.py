@@ -82,12 +82,9 @@ def flood(recorder: Recorder, port: int, rate: int, seconds: float) -> tuple[int
     return recorder.xruns, final > 0.4
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--trials", type=int, default=200)
-    parser.add_argument("--rates", type=int, nargs="*", default=[1000, 5000, 10000, 20000])
-    parser.add_argument("--flood-seconds", type=float, default=5.0)
-    args = parser.parse_args()
+def collect(trials: int, rates: list[int], flood_seconds: float) -> dict[str, object]:
+    """Latency figures (with the raw samples) and flood results."""
+    args = argparse.Namespace(trials=trials, rates=rates, flood_seconds=flood_seconds)
     report: dict[str, object] = {"period_ms": PERIOD * 1000 / RATE}
     with tempfile.TemporaryDirectory() as tmp, jack_server() as jack, mosquitto_broker() as broker:
         directory = Path(tmp)
@@ -123,6 +120,7 @@ def main() -> None:
             client.loop_stop()
             client.disconnect()
             report["xruns_during_latency_runs"] = recorder.xruns
+            report["raw_ms"] = {"osc": osc, "mqtt": mqtt}
             for name, values in (("osc", osc), ("mqtt", mqtt)):
                 report[name] = {"trials": len(values), "p50_ms": percentile(values, 50),
                                 "p99_ms": percentile(values, 99), "max_ms": max(values),
@@ -137,6 +135,17 @@ def main() -> None:
             sock.close()
             served.stop()
         recorder.stop()
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--rates", type=int, nargs="*", default=[1000, 5000, 10000, 20000])
+    parser.add_argument("--flood-seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    report = collect(args.trials, args.rates, args.flood_seconds)
+    report.pop("raw_ms")
     print(json.dumps(report, indent=2))
 
 

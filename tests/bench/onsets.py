@@ -27,10 +27,9 @@ def beat_samples(tempo: float, meter: str) -> tuple[float, int]:
     return SR * 60.0 / tempo * 4.0 / bottom, top
 
 
-def main() -> None:
-    worst = 0.0
-    print(f"{'tempo':>7} {'meter':>5} {'unit':>7} {'kind':>10} {'ideal':>14} {'heard':>9} "
-          f"{'error':>7}")
+def collect() -> list[dict[str, object]]:
+    """One row per case: tempo, meter, unit, kind, ideal instant, heard sample, error."""
+    rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         write_sine(directory / "bed.wav", 441.0, 70.0, amplitude=0.05)
@@ -71,10 +70,19 @@ when = "{'bar' if unit == 'phrase' else unit}"
                     beat * beats_per_bar
                 ideal = math.ceil(command_at * SR / unit_step) * unit_step
                 heard = int(impulses(result.audio)[0])
-                error = heard - ideal
-                worst = max(worst, abs(error))
-                print(f"{tempo:>7} {meter:>5} {unit:>7} {kind:>10} {ideal:>14.3f} {heard:>9} "
-                      f"{error:>+7.3f}")
+                rows.append({"tempo": tempo, "meter": meter, "unit": unit, "kind": kind,
+                             "ideal": ideal, "heard": heard, "error": heard - ideal})
+    return rows
+
+
+def main() -> None:
+    print(f"{'tempo':>7} {'meter':>5} {'unit':>7} {'kind':>10} {'ideal':>14} {'heard':>9} "
+          f"{'error':>7}")
+    rows = collect()
+    for r in rows:
+        print(f"{r['tempo']:>7} {r['meter']:>5} {r['unit']:>7} {r['kind']:>10} "
+              f"{r['ideal']:>14.3f} {r['heard']:>9} {r['error']:>+7.3f}")
+    worst = max(abs(float(r["error"])) for r in rows)  # type: ignore[arg-type]
     print(f"worst onset error: {worst:.3f} samples (the graph rounds up: heard = "
           "ceil(ideal), so the error lies in [0, 1))")
 

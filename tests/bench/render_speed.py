@@ -64,6 +64,33 @@ def run_case(score: Path, timeline: Path | None, seconds: float) -> dict[str, fl
             "peak_rss_mb": peak_mb}
 
 
+def collect(stems: list[int], seconds: float) -> dict[str, dict[str, float] | str]:
+    """Figures per case (demo, then each stem count), each rendered in a fresh process."""
+    from adaptive.cli import demo_paths
+    from adaptive.timeline import load_timeline
+
+    cases: list[tuple[str, dict[str, object]]] = []
+    demo_score, demo_timeline = demo_paths()
+    cases.append(("demo", {"score": str(demo_score), "timeline": str(demo_timeline),
+                           "seconds": load_timeline(demo_timeline).duration}))
+    results: dict[str, dict[str, float] | str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in stems:
+            directory = Path(tmp) / f"s{count}"
+            directory.mkdir()
+            score = make_stem_score(directory, count, seconds)
+            cases.append((f"{count} stems", {"score": str(score), "seconds": seconds}))
+        for name, spec in cases:
+            out = subprocess.run([sys.executable, "-m", "tests.bench.render_speed",
+                                  "--case", json.dumps(spec)], capture_output=True, text=True,
+                                 check=False)
+            if out.returncode != 0:
+                results[name] = "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1]
+            else:
+                results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--case", help=argparse.SUPPRESS)
@@ -75,33 +102,15 @@ def main() -> None:
         timeline = Path(spec["timeline"]) if spec.get("timeline") else None
         print(json.dumps(run_case(Path(spec["score"]), timeline, spec["seconds"])))
         return
-    from adaptive.cli import demo_paths
-    from adaptive.timeline import load_timeline
-
-    cases: list[tuple[str, dict[str, object]]] = []
-    demo_score, demo_timeline = demo_paths()
-    cases.append(("demo", {"score": str(demo_score), "timeline": str(demo_timeline),
-                           "seconds": load_timeline(demo_timeline).duration}))
-    with tempfile.TemporaryDirectory() as tmp:
-        for stems in args.stems:
-            directory = Path(tmp) / f"s{stems}"
-            directory.mkdir()
-            score = make_stem_score(directory, stems, args.seconds)
-            cases.append((f"{stems} stems", {"score": str(score), "seconds": args.seconds}))
-        print(f"{'case':<12} {'audio s':>8} {'render ×RT':>11} {'incl. load ×RT':>15} "
-              f"{'load s':>7} {'peak RSS MB':>12}")
-        for name, spec in cases:
-            out = subprocess.run([sys.executable, "-m", "tests.bench.render_speed",
-                                  "--case", json.dumps(spec)], capture_output=True, text=True,
-                                 check=False)
-            if out.returncode != 0:
-                reason = (out.stderr.strip().splitlines() or ["?"])[-1]
-                print(f"{name:<12} failed: {reason}")
-                continue
-            figures = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{name:<12} {figures['seconds']:>8.1f} {figures['render_speed']:>11.1f} "
-                  f"{figures['speed_with_load']:>15.1f} {figures['load_s']:>7.2f} "
-                  f"{figures['peak_rss_mb']:>12.0f}")
+    print(f"{'case':<12} {'audio s':>8} {'render ×RT':>11} {'incl. load ×RT':>15} "
+          f"{'load s':>7} {'peak RSS MB':>12}")
+    for name, figures in collect(args.stems, args.seconds).items():
+        if isinstance(figures, str):
+            print(f"{name:<12} {figures}")
+            continue
+        print(f"{name:<12} {figures['seconds']:>8.1f} {figures['render_speed']:>11.1f} "
+              f"{figures['speed_with_load']:>15.1f} {figures['load_s']:>7.2f} "
+              f"{figures['peak_rss_mb']:>12.0f}")
 
 
 if __name__ == "__main__":

@@ -189,13 +189,9 @@ def run_scsynth(jack: str, directory: Path, stems: int, seconds: float,
             process.stdout.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--stems", type=int, nargs="*", default=[8, 32, 128])
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--rate", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=2)
-    args = parser.parse_args()
+def collect(stems_list: list[int], seconds: float, rate: int,
+            repeats: int) -> dict[str, dict[str, object]]:
+    args = argparse.Namespace(stems=stems_list, seconds=seconds, rate=rate, repeats=repeats)
     results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory() as tmp, jack_server() as jack:
         for stems in args.stems:
@@ -216,7 +212,17 @@ def main() -> None:
                 "scsynth_xruns": [x for _, x in runs["scsynth"]],
                 "cpu_ratio_median": round(cpu["adaptive"] / max(cpu["scsynth"], 1e-9), 2)}
             print(json.dumps({str(stems): results[str(stems)]}), flush=True)
-    print(json.dumps(results, indent=2))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stems", type=int, nargs="*", default=[8, 32, 128])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--rate", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    print(json.dumps(collect(args.stems, args.seconds, args.rate, args.repeats), indent=2))
 
 
 if __name__ == "__main__":

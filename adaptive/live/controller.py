@@ -165,6 +165,7 @@ class Controller:
         self.clock = AudioClock(sample_rate)
         self._ticks = 0
         self._held: list[SetParamsAction | SetLayerGains] = []
+        self.wake_ticker: Callable[[], None] = lambda: None
         self.reloads = 0
         self.reload_error: str | None = None
 
@@ -225,6 +226,8 @@ class Controller:
                 now + SAFETY_BLOCKS * self.block
             self.conductor.submit(command, soonest if at is None else max(at, soonest))
             self._pump(now)
+            if self._held:
+                self.wake_ticker()
         return True
 
     def tick(self) -> None:
@@ -236,6 +239,10 @@ class Controller:
             self._pump(now)
             self._announce(now + HORIZON_BLOCKS * self.block)
             self._retire(now)
+
+    def waiting_controls(self) -> bool:
+        """Whether a timetagged control waits for its block (the ticker then ticks often)."""
+        return bool(self._held)
 
     def _retire(self, now: int) -> None:
         for entry in list(self.retired):

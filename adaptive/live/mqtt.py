@@ -104,9 +104,10 @@ async def run_mqtt(controller: Controller, config: MqttConfig, stop: asyncio.Eve
 async def _session(client: aiomqtt.Client, controller: Controller, config: MqttConfig,
                    events: asyncio.Queue[Event], stop: asyncio.Event) -> None:
     prefix = config.prefix
-    await client.publish(f"{prefix}/online", "true", qos=1, retain=True)
     for topic in (f"{prefix}/param/+", f"{prefix}/params", f"{prefix}/cmd"):
         await client.subscribe(topic, qos=config.qos)
+    # online only once subscribed: a client that waits for it never publishes into the void
+    await client.publish(f"{prefix}/online", "true", qos=1, retain=True)
     tasks = [asyncio.create_task(_receive(client, controller, prefix)),
              asyncio.create_task(_publish_status(client, controller, config)),
              asyncio.create_task(_publish_events(client, controller, config, events)),

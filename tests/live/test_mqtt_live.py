@@ -186,6 +186,9 @@ def test_mqtts_with_a_password(stem_score: Path, jack: str, tmp_path: Path) -> N
             client.loop_start()
             assert connected.wait(10)
             client.subscribe(f"{prefix}/#")
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and (f"{prefix}/online", b"true") not in received:
+                time.sleep(0.05)  # the server is subscribed once it says it is online
             client.publish(f"{prefix}/param/tension", "0.5", qos=1).wait_for_publish(5)
             deadline = time.monotonic() + 10
             tension = None

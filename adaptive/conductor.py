@@ -117,9 +117,12 @@ class Conductor:
     """Turns commands into actions for one score at one sample rate."""
 
     def __init__(self, score: Score, sample_rate: int, start: int = 0,
-                 carry: Carry | None = None) -> None:
+                 carry: Carry | None = None, keep_released: bool = True) -> None:
         """`carry` continues another conductor's music (a hot reload): its parameters, and
-        its section at the same bar position if this score has a section of that name."""
+        its section at the same bar position if this score has a section of that name.
+        `keep_released` records every released action in `released` (a render's trace); a
+        live server runs for hours and thousands of messages a second, so it does not."""
+        self.keep_released = keep_released
         self.score = score
         self.sample_rate = sample_rate
         self.params: dict[str, float] = score.initial_parameters()
@@ -188,7 +191,8 @@ class Conductor:
                     self.rejected.append((self.now, command, str(error)))
             else:
                 self._act_on_choice(self.now)
-        self.released.extend(released)
+        if self.keep_released:
+            self.released.extend(released)
         return released
 
     def _release(self, item: _Queued) -> Action:

@@ -120,19 +120,21 @@ class _Playing:
 class AudioClock:
     """Maps audio samples to wall-clock time (for timetags in and event times out).
 
-    The audio thread stamps the start of every block (`stamp`, from pyo's per-block
-    callback: two stores, no allocation beyond a bounded deque). The offset between the two
-    clocks is the median over the last few seconds: robust to the odd late wake-up, and it
-    follows slow drift.
+    The audio thread stamps the start of blocks (`stamp`, from pyo's per-block callback,
+    switched on for a few blocks every few seconds: see `session.ClockSampling`). The offset
+    between the two clocks is the median over the last stamps: robust to the odd late
+    wake-up, and it follows slow drift.
     """
 
-    def __init__(self, sample_rate: int, window: int = 1024) -> None:
+    def __init__(self, sample_rate: int, window: int = 256) -> None:
         self.sample_rate = sample_rate
         self._offsets: deque[float] = deque(maxlen=window)
         self.offset: float | None = None  # wall time of sample 0
+        self.stamps = 0
 
     def stamp(self, sample: int, wall: float) -> None:
         self._offsets.append(wall - sample / self.sample_rate)
+        self.stamps += 1
 
     def update(self) -> None:
         if self._offsets:
@@ -155,7 +157,7 @@ class Controller:
         self.sample_rate = sample_rate
         self.block = block
         self.stats = stats or InputStats(log)
-        self.conductor = Conductor(score, sample_rate)
+        self.conductor = Conductor(score, sample_rate, keep_released=False)
         self.listeners: list[Callable[[Event], None]] = []
         self._lock = threading.Lock()
         self._playing = _Playing()
@@ -176,7 +178,7 @@ class Controller:
         return int(self.engine.counter.now()) + 1
 
     def on_block(self) -> None:
-        """Called by the audio thread at the start of every block: stamp the clock."""
+        """Called by the audio thread at the start of a block: stamp the clock."""
         self.clock.stamp(int(self.engine.counter.now()) + 1, time.time())
 
     def sample_at(self, wall_time: float) -> int:
@@ -203,7 +205,8 @@ class Controller:
             old_engine, carry = self.engine, self.conductor.carry()
             old_engine.master.rest.rest(at, max(1, round(fade * self.sample_rate)))
             self.score, self.engine = score, engine
-            self.conductor = Conductor(score, self.sample_rate, start=at, carry=carry)
+            self.conductor = Conductor(score, self.sample_rate, start=at, carry=carry,
+                                       keep_released=False)
             self._layer_names = _layer_names(score)
             self._pump(now)
         self.retired.append((at + round(fade * self.sample_rate) + self.block, old_engine))
@@ -211,13 +214,23 @@ class Controller:
 
     # --------------------------------------------------------------- input
 
-    def submit(self, command: Command, at: int | None = None, source: str = "") -> bool:
-        """Check a command against the score and apply it (at a sample, or at once)."""
+    def check(self, command: Command, source: str = "") -> bool:
+        """Check a command against the score: unknown names are refused, out-of-range
+        values counted (they are clamped). Every message is checked and counted, even one
+        whose value a later message in the same read replaces (see `inputs.coalesce`)."""
         problem = self._unknown_name(command)
         if problem is not None:
             self.stats.count("unknown_name", f"{source}{problem}")
             return False
         self._count_clamped(command, source)
+        return True
+
+    def submit(self, command: Command, at: int | None = None, source: str = "",
+               checked: bool = False) -> bool:
+        """Check a command (unless `check` already did) and apply it at a sample, or at
+        once."""
+        if not checked and not self.check(command, source):
+            return False
         with self._lock:
             now = self.now()
             # control values take effect on the next block; anything placed on the sample

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from adaptive.commands import Command, parse_command
+from adaptive.commands import Command, SetParam, SetParams, parse_command
 
 MAX_JSON_BYTES = 16 * 1024
 
@@ -106,6 +106,44 @@ def command_from_osc(address: str, args: Sequence[Any]) -> Command:
             _count(args, 0, 0, address)
             return _validated({"cmd": "auto", "layer": name}, address)
     raise InputRejected("unknown_address", f"no such address {address!r}")
+
+
+Timed = tuple[Command, int | None]
+"""A command and the sample it applies at (None: as soon as possible)."""
+
+
+def coalesce(commands: list[Timed]) -> list[Timed]:
+    """Immediate parameter changes read together become one change with each parameter's
+    latest value; every other command keeps its place and ends the run before it.
+
+    A parameter is a state, not an event: of several values that arrive within one audio
+    block only the last can be heard, so a flood costs one conductor pass per read, not
+    one per message. Timetagged commands are never merged: each keeps its sample.
+    """
+    merged: list[Timed] = []
+    run: dict[str, float] = {}
+
+    def flush() -> None:
+        if len(run) == 1:
+            ((name, value),) = run.items()
+            merged.append((SetParam(name=name, value=value), None))
+        elif run:
+            merged.append((SetParams(values=dict(run)), None))
+        run.clear()
+
+    for command, at in commands:
+        if at is None and isinstance(command, SetParam):
+            run.pop(command.name, None)  # re-inserted last: dict order is arrival order
+            run[command.name] = command.value
+        elif at is None and isinstance(command, SetParams):
+            for name, value in command.values.items():
+                run.pop(name, None)
+                run[name] = value
+        else:
+            flush()
+            merged.append((command, at))
+    flush()
+    return merged
 
 
 def decode_json(payload: bytes, where: str) -> Any:

@@ -8,9 +8,11 @@ address and port the request came from, so senders that change port per message 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import socket
+import struct
 import threading
 import time
 from collections.abc import Sequence
@@ -21,13 +23,49 @@ from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket, ParseError
 
+from adaptive.commands import Command
 from adaptive.live.controller import Controller, Event
-from adaptive.live.inputs import InputRejected, command_from_osc
+from adaptive.live.inputs import InputRejected, Timed, coalesce, command_from_osc
+from adaptive.live.threads import realtime_thread
 
 log = logging.getLogger("adaptive.osc")
 
 MAX_SUBSCRIBERS = 64
 LATE_TOLERANCE = 0.001  # seconds: a timetag this close to now counts as "now"
+MAX_BATCH = 256  # datagrams read in one go under a flood
+IMMEDIATELY = 0.0  # the timetag of a lone message
+
+_NUMBER_TAGS = {ord("f"): (">f", 4), ord("i"): (">i", 4), ord("d"): (">d", 8),
+                ord("h"): (">q", 8)}
+
+
+def parse_simple_message(data: bytes) -> tuple[str, list[Any]] | None:
+    """A lone, well-formed message whose arguments are numbers (what floods are made of),
+    parsed in a few microseconds; None for anything else, which python-osc then parses or
+    refuses. Stricter than python-osc, never looser: exact padding, exact length."""
+    end = data.find(b"\0")
+    if not data.startswith(b"/") or end < 0:
+        return None
+    tags_at = (end + 4) & ~3
+    tags_end = data.find(b"\0", tags_at)
+    if tags_end < 0 or data[tags_at:tags_at + 1] != b"," or data[end:tags_at].strip(b"\0"):
+        return None
+    offset = (tags_end + 4) & ~3
+    if data[tags_end:offset].strip(b"\0"):
+        return None
+    args: list[Any] = []
+    for tag in data[tags_at + 1:tags_end]:
+        number = _NUMBER_TAGS.get(tag)
+        if number is None or offset + number[1] > len(data):
+            return None
+        args.append(struct.unpack_from(number[0], data, offset)[0])
+        offset += number[1]
+    if offset != len(data):
+        return None
+    try:
+        return data[:end].decode("ascii"), args
+    except UnicodeDecodeError:
+        return None
 
 Address = tuple[str, int]
 
@@ -79,72 +117,106 @@ class OscEndpoint(threading.Thread):
         self._socket = socket.socket(family, socket.SOCK_DGRAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         self._socket.bind((config.host, config.port))
-        self._socket.settimeout(0.2)
         self._events = socket.socket(family, socket.SOCK_DGRAM)
         self.stopping = threading.Event()
         controller.listeners.append(self.on_event)
 
     def run(self) -> None:
-        from adaptive.live.session import realtime_thread
-
-        realtime_thread()
+        realtime_thread("adaptive-osc")
         while not self.stopping.is_set():
             try:
-                data, addr = self._socket.recvfrom(65536)
-            except TimeoutError:
-                continue
+                batch = [self._socket.recvfrom(65536)]
+                # what else is already waiting is read now, without blocking: a flood is
+                # handled a batch at a time (see `coalesce`)
+                while len(batch) < MAX_BATCH:
+                    try:
+                        batch.append(self._socket.recvfrom(65536, socket.MSG_DONTWAIT))
+                    except BlockingIOError:
+                        break
             except OSError as error:
                 if self.stopping.is_set():
                     return
                 self.controller.stats.count("osc_socket_error", str(error))
                 continue
-            self.datagram_received(data, addr[:2])
+            if self.stopping.is_set():
+                return
+            self.datagrams_received([(data, addr[:2]) for data, addr in batch])
 
     def close(self) -> None:
         self.stopping.set()
-        self.join(timeout=1.0)
+        with contextlib.suppress(OSError):  # wakes the blocking read
+            self._events.sendto(b"", self._wake_address())
+        if self.is_alive():
+            self.join(timeout=1.0)
         self._socket.close()
         self._events.close()
 
-    def datagram_received(self, data: bytes, addr: Address) -> None:
-        stats = self.controller.stats
-        if self.networks and not self._allowed(addr[0]):
-            stats.count("osc_refused_source", f"packet from {addr[0]} outside --osc-allow")
-            return
-        try:
-            messages = OscPacket(data).messages
-        except (ParseError, ValueError, IndexError, TypeError, UnicodeDecodeError,
-                OverflowError) as error:
-            stats.count("osc_malformed", f"from {addr[0]}:{addr[1]}: {error}")
-            return
-        now = time.time()
-        for timed in messages:
-            message = timed.message
-            try:
-                self._dispatch(message.address, list(message.params), timed.time, now, addr)
-            except InputRejected as error:
-                stats.count(error.kind, f"OSC {error}")
-            except Exception as error:  # whatever arrives, the music goes on
-                log.exception("OSC message %s failed", message.address)
-                stats.count("internal_error", f"OSC {message.address}: {error!r}")
+    def _wake_address(self) -> tuple[str, int]:
+        host, port = self._socket.getsockname()[:2]
+        if ipaddress.ip_address(host).is_unspecified:
+            host = "::1" if ":" in host else "127.0.0.1"
+        return host, port
 
-    def _dispatch(self, address: str, args: list[Any], timetag: float, now: float,
-                  addr: Address) -> None:
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        self.datagrams_received([(data, addr)])
+
+    def datagrams_received(self, batch: list[tuple[bytes, Address]]) -> None:
+        """Parse a batch of datagrams in arrival order, then apply its commands."""
+        stats = self.controller.stats
+        commands: list[Timed] = []
+        now = time.time()
+        for data, addr in batch:
+            if self.networks and not self._allowed(addr[0]):
+                stats.count("osc_refused_source", f"packet from {addr[0]} outside --osc-allow")
+                continue
+            simple = parse_simple_message(data)
+            if simple is not None:
+                messages = [(simple[0], simple[1], IMMEDIATELY)]
+            else:
+                try:
+                    messages = [(t.message.address, list(t.message.params), t.time)
+                                for t in OscPacket(data).messages]
+                except (ParseError, ValueError, IndexError, TypeError, UnicodeDecodeError,
+                        OverflowError) as error:
+                    stats.count("osc_malformed", f"from {addr[0]}:{addr[1]}: {error}")
+                    continue
+            for address, args, timetag in messages:
+                try:
+                    command = self._dispatch(address, args, addr)
+                    if command is not None and self.controller.check(command, "OSC "):
+                        at = None
+                        if timetag > now + LATE_TOLERANCE:
+                            at = self.controller.sample_at(timetag)
+                        commands.append((command, at))
+                except InputRejected as error:
+                    stats.count(error.kind, f"OSC {error}")
+                except Exception as error:  # whatever arrives, the music goes on
+                    log.exception("OSC message %s failed", address)
+                    stats.count("internal_error", f"OSC {address}: {error!r}")
+        merged = coalesce(commands)
+        if len(merged) < len(commands):
+            stats.count("osc_coalesced", f"{len(commands) - len(merged) + 1} parameter "
+                        "changes read together applied as one", logging.DEBUG)
+        for command, at in merged:
+            try:
+                self.controller.submit(command, at, source="OSC ", checked=True)
+            except Exception as error:  # whatever arrives, the music goes on
+                log.exception("OSC command %s failed", command.cmd)
+                stats.count("internal_error", f"OSC {command.cmd}: {error!r}")
+
+    def _dispatch(self, address: str, args: list[Any], addr: Address) -> Command | None:
+        """Answer a query at once, or return the command a message asks for."""
         if address == "/status":
             self.reply(addr, "/status", [self._status_json()])
-            return
+            return None
         if address == "/subscribe":
             self._subscribe(addr, args)
-            return
+            return None
         if address == "/unsubscribe":
             port = int(args[0]) if args and isinstance(args[0], int) else addr[1]
             self.subscribers.pop((addr[0], port), None)
-            return
-        command = command_from_osc(address, args)
-        at = None
-        if timetag > now + LATE_TOLERANCE:
-            at = self.controller.sample_at(timetag)
-        self.controller.submit(command, at, source="OSC ")
+            return None
+        return command_from_osc(address, args)
 
     def _allowed(self, host: str) -> bool:
         try:

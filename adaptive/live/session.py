@@ -9,7 +9,6 @@ we are offline and exit 0; a second signal exits at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import os
@@ -26,6 +25,7 @@ from adaptive.errors import AudioError
 from adaptive.live.audio import AudioConfig, boot_live_server
 from adaptive.live.controller import Controller, InputStats
 from adaptive.live.osc import OscConfig, OscEndpoint, start_osc
+from adaptive.live.threads import name_native_thread, realtime_thread
 from adaptive.score.load import LoadedScore, load_score
 
 log = logging.getLogger("adaptive.serve")
@@ -44,39 +44,77 @@ class ServeConfig:
     name: str = "adaptive"
 
 
-def realtime_thread(priority: int = 1) -> None:
-    """Run the calling thread at a low real-time priority, below JACK's audio threads.
-
-    Python I/O threads holding the GIL must not be parked behind busy processes while the
-    audio callback waits for the GIL (measured: xruns under packet floods until this).
-    """
-    with contextlib.suppress(PermissionError, OSError, AttributeError):
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-
-
 IDLE_TICK_BLOCKS = 4
 """Ticks are every audio period while a timetagged control waits for its block, else every
 4 periods: the release horizon (8 blocks) still covers every start sample, and Python wakes
 a quarter as often (measured: 1.5 % of a core at 8 stems)."""
 
 
+class ClockSampling:
+    """Stamps the audio clock during a few blocks every few seconds instead of every block.
+
+    pyo calls its Python callback from the audio thread on every block; a Python call on a
+    cold cache costs tens of microseconds there, every 5 ms (measured: 3.8 % of a core at 8
+    stems). The wall-clock offset of the sample counter changes only by drift (parts per
+    million), so `STAMP_BLOCKS` stamps every `STAMP_EVERY` seconds keep it to well under a
+    block; between windows the callback is `int`, a C callable that costs nothing.
+    """
+
+    STAMP_EVERY = 2.0
+    STAMP_BLOCKS = 32
+    FIRST_WINDOW_BLOCKS = 512
+    """Stamps are taken on every block for the first seconds: the first blocks after the
+    audio starts come irregularly (measured: a 32-block first window put timetags 117
+    samples off)."""
+
+    def __init__(self, server: Any, controller: Controller) -> None:
+        self._server = server
+        self._controller = controller
+        # held here for the life of the session: the audio thread may be inside it when
+        # the callback is switched, so the server must never drop its last reference
+        self._stamp = controller.on_block
+        self._started_at = controller.clock.stamps
+        self._window = self.FIRST_WINDOW_BLOCKS
+        self._next_window = 0.0
+        self.stamping = True
+        server.setCallback(self._stamp)
+
+    def poll(self, now: float) -> None:
+        """Called by the ticker: close a finished window, open the next one when due."""
+        stamps = self._controller.clock.stamps
+        if self.stamping and stamps - self._started_at >= self._window:
+            self._server.setCallback(int)
+            self.stamping = False
+            self._window = self.STAMP_BLOCKS
+            self._next_window = now + self.STAMP_EVERY
+            self._controller.clock.update()
+        elif not self.stamping and now >= self._next_window:
+            self._started_at = stamps
+            self._server.setCallback(self._stamp)
+            self.stamping = True
+
+
 class Ticker(threading.Thread):
     """Calls `controller.tick()` every audio period or every few."""
 
-    def __init__(self, controller: Controller, period: float) -> None:
+    def __init__(self, controller: Controller, period: float,
+                 clock_sampling: ClockSampling | None = None) -> None:
         super().__init__(name="adaptive-ticker", daemon=True)
         self.controller = controller
         self.period = period
+        self.clock_sampling = clock_sampling
         self.stopping = threading.Event()
         self.wake = threading.Event()
         controller.wake_ticker = self.wake.set  # a timetagged control must not wait 4 blocks
 
     def run(self) -> None:
-        realtime_thread()
+        realtime_thread("adaptive-tick")
         next_tick = time.monotonic()
         while not self.stopping.is_set():
             try:
                 self.controller.tick()
+                if self.clock_sampling is not None:
+                    self.clock_sampling.poll(time.monotonic())
             except Exception:  # the music must go on: log and keep ticking
                 log.exception("tick failed")
             next_tick += self.period * (1 if self.controller.waiting_controls()
@@ -114,10 +152,10 @@ class Session:
         self.engine.output.out()
         self.controller = Controller(self.loaded.score, self.engine, self.sample_rate,
                                      config.block, InputStats(logging.getLogger("adaptive.input")))
-        self.server.setCallback(self.controller.on_block)
+        clock_sampling = ClockSampling(self.server, self.controller)
         self.server.start()
         self.engine.start()
-        self.ticker = Ticker(self.controller, config.block / self.sample_rate)
+        self.ticker = Ticker(self.controller, config.block / self.sample_rate, clock_sampling)
         self.ticker.start()
         device = "default" if config.device is None else str(config.device)
         where = (f"JACK as '{config.jack_name}'" if config.backend == "jack"
@@ -128,8 +166,12 @@ class Session:
 
     async def run(self) -> int:
         sys.setswitchinterval(0.001)  # the audio callback waits for the GIL every block
-        realtime_thread()  # this thread runs MQTT and the watcher: it must not hold the GIL
-        self.start_audio()  # while parked behind other processes
+        # this thread runs MQTT and the watcher: it must not hold the GIL while parked
+        # behind other processes. The audio backend's thread is created by start_audio and
+        # inherits this thread's name, hence the two names.
+        realtime_thread("adaptive-audio")
+        self.start_audio()
+        name_native_thread("adaptive-main")
         assert self.controller is not None
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -22,14 +22,16 @@ from urllib.parse import unquote, urlparse
 
 import aiomqtt
 
+from adaptive.commands import Command
 from adaptive.live.controller import Controller, Event
-from adaptive.live.inputs import InputRejected, command_from_mqtt
+from adaptive.live.inputs import InputRejected, Timed, coalesce, command_from_mqtt
 
 log = logging.getLogger("adaptive.mqtt")
 
 STATUS_PERIOD = 2.0
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0
 EVENT_QUEUE = 1024
+MAX_BATCH = 256  # messages taken in one go under a flood
 
 
 @dataclass
@@ -122,20 +124,40 @@ async def _session(client: aiomqtt.Client, controller: Controller, config: MqttC
 
 
 async def _receive(client: aiomqtt.Client, controller: Controller, prefix: str) -> None:
-    async for message in client.messages:
-        topic = message.topic.value
-        suffix = topic[len(prefix) + 1:] if topic.startswith(prefix + "/") else topic
-        payload = message.payload
-        if isinstance(payload, str):
-            payload = payload.encode()
-        elif not isinstance(payload, bytes | bytearray):
-            payload = json.dumps(payload).encode()
-        try:
-            command = command_from_mqtt(suffix, bytes(payload))
-        except InputRejected as error:
-            controller.stats.count(error.kind, f"MQTT {error}")
-            continue
-        controller.submit(command, source="MQTT ")
+    messages = client.messages
+    async for first in messages:
+        # what else has arrived is taken now: a flood is applied a batch at a time
+        batch = [first]
+        while len(messages) and len(batch) < MAX_BATCH:
+            batch.append(await anext(messages))
+        commands: list[Timed] = []
+        for message in batch:
+            command = _command(message, controller, prefix)
+            if command is not None and controller.check(command, "MQTT "):
+                commands.append((command, None))
+        merged = coalesce(commands)
+        if len(merged) < len(commands):
+            controller.stats.count("mqtt_coalesced", f"{len(commands) - len(merged) + 1} "
+                                   "parameter changes read together applied as one",
+                                   logging.DEBUG)
+        for command, _ in merged:
+            controller.submit(command, source="MQTT ", checked=True)
+
+
+def _command(message: aiomqtt.Message, controller: Controller, prefix: str
+             ) -> Command | None:
+    topic = message.topic.value
+    suffix = topic[len(prefix) + 1:] if topic.startswith(prefix + "/") else topic
+    payload = message.payload
+    if isinstance(payload, str):
+        payload = payload.encode()
+    elif not isinstance(payload, bytes | bytearray):
+        payload = json.dumps(payload).encode()
+    try:
+        return command_from_mqtt(suffix, bytes(payload))
+    except InputRejected as error:
+        controller.stats.count(error.kind, f"MQTT {error}")
+        return None
 
 
 def _status_payload(status: dict[str, Any]) -> str:

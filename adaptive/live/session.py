@@ -153,6 +153,8 @@ class Session:
         self.controller = Controller(self.loaded.score, self.engine, self.sample_rate,
                                      config.block, InputStats(logging.getLogger("adaptive.input")))
         clock_sampling = ClockSampling(self.server, self.controller)
+        # the first section starts on sample 0: its start is set before the clock runs
+        self.controller.tick()
         self.server.start()
         self.engine.start()
         self.ticker = Ticker(self.controller, config.block / self.sample_rate, clock_sampling)

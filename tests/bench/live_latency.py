@@ -10,23 +10,28 @@ rates and counts xruns (JACK's xrun callback) and checks the last value sent is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import random
 import socket
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from adaptive.live.osc import encode_message
 from tests.audio import write_sine
-from tests.live.harness import PERIOD, RATE, Recorder, jack_server, mosquitto_broker, serve
+from tests.live.harness import PERIOD, RATE, Broker, Recorder, free_port, jack_server, serve
 
 SCORE = """
 [parameters.level]
 smoothing = 0.005
+[parameters.intensity]
+smoothing = 0.05
 [sections.a]
 tempo = 120
 bars = 4
@@ -35,116 +40,225 @@ stem = "tone.wav"
 gain = { level = [[0.0, -40.0], [0.05, 0.0]] }  # a step: the ramp crosses at once
 """
 
+BACKGROUND_LAYER = """[sections.a.layers.bg{index:03d}]
+stem = "bg{index:03d}.wav"
+gain = {{ intensity = [[0.0, -60.0], [1.0, -50.0]] }}
+"""
+"""Background stems: real work for the engine (a stereo stem each, its gain following a
+parameter the background traffic moves) kept 50 dB down, so the tone's step is found."""
+
+
+def write_score(directory: Path, stems: int) -> Path:
+    """The latency score with `stems - 1` quiet background stems beside the tone."""
+    write_sine(directory / "tone.wav", 12000.0, 9.0, amplitude=0.5)
+    text = SCORE
+    for index in range(stems - 1):
+        write_sine(directory / f"bg{index:03d}.wav", 100.0 + 37.0 * index, 8.0,
+                   amplitude=0.5)
+        text += BACKGROUND_LAYER.format(index=index)
+    (directory / "score.toml").write_text(text)
+    return directory / "score.toml"
+
+
+def background(protocol: str, port: int, prefix: str, rate: int,
+               stop: Any) -> None:
+    """Sends `rate` parameter changes per second until `stop` is set (in its own process,
+    so the measuring process keeps its timing)."""
+    started, index = time.perf_counter(), 0
+    if protocol == "osc":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+        def send(value: float) -> None:
+            sock.sendto(encode_message("/param/intensity", [value]), ("127.0.0.1", port))
+    else:
+        import paho.mqtt.client as paho
+
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        client.connect("127.0.0.1", port)
+        client.loop_start()
+
+        def send(value: float) -> None:
+            client.publish(f"{prefix}/param/intensity", str(value))
+    while not stop.is_set():
+        send((index % 10) / 10)
+        index += 1
+        lag = started + index / rate - time.perf_counter()
+        if lag > 0.0005:
+            time.sleep(lag)
+
 
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q)) if values else float("nan")
 
 
-def measure(recorder: Recorder, send: object, trials: int) -> list[float]:
+def measure(recorder: Recorder, send: Any, trials: int) -> list[float]:
     """Latencies (ms) of `trials` switches low → high, each sent at a random phase."""
     rng = random.Random(1)
     sent_frames = []
     for _ in range(trials):
-        send(0.0)  # type: ignore[operator]
+        send(0.0)
         time.sleep(0.04 + rng.random() * 0.02)
         frame = recorder.frame_time()
-        send(1.0)  # type: ignore[operator]
+        send(1.0)
         sent_frames.append(recorder.recorded_frame(frame))
         time.sleep(0.03)
-    send(0.0)  # type: ignore[operator]
+    send(0.0)
     time.sleep(0.2)
-    audio = np.abs(recorder.audio()[:, 0])
     latencies = []
     for start in sent_frames:
-        window = audio[start:start + RATE // 10]
+        window = np.abs(recorder.audio_between(start, start + RATE // 10)[:, 0])
         loud = np.nonzero(window > 0.05)[0]
         if len(loud):
             latencies.append(loud[0] * 1000.0 / RATE)
     return latencies
 
 
-def flood(recorder: Recorder, port: int, rate: int, seconds: float) -> tuple[int, bool]:
-    """Send /param at `rate` messages per second; xruns meanwhile and whether the last
-    value (1.0) ends up playing."""
+def flood(recorder: Recorder, send: Any, rate: int, seconds: float) -> dict[str, object]:
+    """Send `rate` parameter changes per second: xruns meanwhile, the rate really sent, and
+    whether the last value (1.0) ends up playing."""
     recorder.xruns = 0
     total = int(rate * seconds)
     started = time.perf_counter()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        for index in range(total):
-            value = 0.25 if index < total - 1 else 1.0
-            sock.sendto(encode_message("/param/level", [value]), ("127.0.0.1", port))
-            lag = started + index / rate - time.perf_counter()
-            if lag > 0.001:
-                time.sleep(lag)
-    time.sleep(0.3)
-    audio = recorder.audio()
-    final = float(np.max(np.abs(audio[-RATE // 10:, 0])))
-    return recorder.xruns, final > 0.4
+    for index in range(total):
+        send(0.25 if index < total - 1 else 1.0)
+        lag = started + index / rate - time.perf_counter()
+        if lag > 0.001:
+            time.sleep(lag)
+    sent_rate = total / (time.perf_counter() - started)
+    time.sleep(0.5)
+    end = recorder.frames
+    final = float(np.max(np.abs(recorder.audio_between(end - RATE // 10, end)[:, 0])))
+    return {"xruns": recorder.xruns, "final_value_playing": final > 0.4,
+            "sent_per_s": round(sent_rate)}
 
 
-def collect(trials: int, rates: list[int], flood_seconds: float) -> dict[str, object]:
-    """Latency figures (with the raw samples) and flood results."""
-    args = argparse.Namespace(trials=trials, rates=rates, flood_seconds=flood_seconds)
-    report: dict[str, object] = {"period_ms": PERIOD * 1000 / RATE}
-    with tempfile.TemporaryDirectory() as tmp, jack_server() as jack, mosquitto_broker() as broker:
-        directory = Path(tmp)
-        write_sine(directory / "tone.wav", 12000.0, 9.0, amplitude=0.5)
-        (directory / "score.toml").write_text(SCORE)
-        prefix = f"adaptive/bench-{uuid.uuid4().hex[:6]}"
-        seconds = args.trials * 0.12 * 2 + len(args.rates) * (args.flood_seconds + 2) + 30
-        recorder = Recorder(jack, seconds=seconds)
-        recorder.start()
-        with serve(directory / "score.toml", jack, "--mqtt",
-                   f"mqtt://127.0.0.1:{broker.port}", "--mqtt-prefix", prefix) as served:
-            recorder.connect(served.jack_name)
-            time.sleep(1.0)
-            recorder.xruns = 0
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+class _Stopper:
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
 
-            def osc_send(value: float) -> None:
-                sock.sendto(encode_message("/param/level", [value]), ("127.0.0.1",
-                                                                       served.osc_port))
+    def close(self) -> None:
+        self.broker.stop()
 
-            osc = measure(recorder, osc_send, args.trials)
-            import paho.mqtt.client as paho
 
-            client = paho.Client(paho.CallbackAPIVersion.VERSION2)
-            client.connect("127.0.0.1", broker.port)
-            client.loop_start()
+def osc_sender(sock: socket.socket, port: int) -> Any:
+    def send(value: float) -> None:
+        sock.sendto(encode_message("/param/level", [value]), ("127.0.0.1", port))
+    return send
 
-            def mqtt_send(value: float) -> None:
-                client.publish(f"{prefix}/param/level", str(value))
 
-            time.sleep(0.5)
-            mqtt = measure(recorder, mqtt_send, args.trials)
-            client.loop_stop()
-            client.disconnect()
-            report["xruns_during_latency_runs"] = recorder.xruns
-            report["raw_ms"] = {"osc": osc, "mqtt": mqtt}
-            for name, values in (("osc", osc), ("mqtt", mqtt)):
-                report[name] = {"trials": len(values), "p50_ms": percentile(values, 50),
-                                "p99_ms": percentile(values, 99), "max_ms": max(values),
-                                "p99_over_period": percentile(values, 99) / (PERIOD * 1000
-                                                                             / RATE)}
-            floods = {}
-            for rate in args.rates:
-                xruns, correct = flood(recorder, served.osc_port, rate, args.flood_seconds)
-                floods[str(rate)] = {"xruns": xruns, "final_value_playing": correct}
-                time.sleep(1.0)
-            report["osc_flood"] = floods
-            sock.close()
-            served.stop()
-        recorder.stop()
+def mqtt_sender(client: Any, topic: str) -> Any:
+    def send(value: float) -> None:
+        client.publish(topic, str(value))
+    return send
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    p99 = percentile(values, 99)
+    return {"trials": len(values), "p50_ms": percentile(values, 50), "p99_ms": p99,
+            "max_ms": max(values) if values else float("nan"),
+            "p99_over_period": p99 / (PERIOD * 1000 / RATE)}
+
+
+def highest_clean(floods: dict[str, dict[str, object]]) -> int:
+    """The highest rate of a ramp below which every rate ran with zero xruns and the last
+    value playing (0: none did)."""
+    highest = 0
+    for rate, f in sorted(floods.items(), key=lambda item: int(item[0])):
+        if f["xruns"] != 0 or not f["final_value_playing"]:
+            break
+        highest = int(rate)
+    return highest
+
+
+def collect(trials: int, stems_list: list[int], background_rate: int, osc_rates: list[int],
+            mqtt_rates: list[int], flood_seconds: float, flood_stems: int
+            ) -> dict[str, Any]:
+    """Latency per protocol, stem count and background traffic (with the raw samples), and
+    flood ramps for OSC and MQTT at `flood_stems` stems."""
+    report: dict[str, Any] = {"period_ms": PERIOD * 1000 / RATE, "latency": {},
+                              "raw_ms": {}, "osc_flood": {}, "mqtt_flood": {},
+                              "flood_stems": flood_stems}
+    spawn = multiprocessing.get_context("spawn")
+    # Nagle's algorithm on the broker's side held messages behind a flood for 40-90 ms
+    # (measured: MQTT p99 95 ms under 1,000 msg/s); mosquitto's own option turns it off
+    broker = Broker(free_port(socket.SOCK_STREAM), extra_config="set_tcp_nodelay true\n")
+    broker.start()
+    with jack_server() as jack, contextlib.closing(_Stopper(broker)):
+        for stems in stems_list:
+            with tempfile.TemporaryDirectory() as tmp:
+                score = write_score(Path(tmp), stems)
+                prefix = f"adaptive/bench-{uuid.uuid4().hex[:6]}"
+                floods = (osc_rates, mqtt_rates) if stems == flood_stems else ([], [])
+                seconds = (4 * trials * 0.12 + sum(len(r) for r in floods)
+                           * (flood_seconds + 2) + 60)
+                recorder = Recorder(jack, seconds=seconds)
+                recorder.start()
+                with serve(score, jack, "--mqtt", f"mqtt://127.0.0.1:{broker.port}",
+                           "--mqtt-prefix", prefix, ready_timeout=300.0) as served:
+                    recorder.connect(served.jack_name)
+                    time.sleep(1.0)
+                    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    import paho.mqtt.client as paho
+
+                    client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+                    client.connect("127.0.0.1", broker.port)
+                    client.loop_start()
+                    time.sleep(0.5)
+                    senders = {"osc": osc_sender(sock, served.osc_port),
+                               "mqtt": mqtt_sender(client, f"{prefix}/param/level")}
+                    ports = {"osc": served.osc_port, "mqtt": broker.port}
+                    for rate in (0, background_rate):
+                        for protocol, send in senders.items():
+                            stop = spawn.Event()
+                            helper = spawn.Process(target=background, args=(
+                                protocol, ports[protocol], prefix, rate, stop))
+                            if rate:
+                                helper.start()
+                                time.sleep(1.0)
+                            recorder.xruns = 0
+                            values = measure(recorder, send, trials)
+                            xruns = recorder.xruns
+                            stop.set()
+                            if rate:
+                                helper.join(10)
+                            key = f"{protocol.upper()} {stems} stems" + \
+                                (f" + {rate} msg/s" if rate else "")
+                            report["latency"][key] = {
+                                "protocol": protocol, "stems": stems, "background": rate,
+                                "xruns": xruns, **summary(values)}
+                            report["raw_ms"][key] = values
+                            print(json.dumps({key: report["latency"][key]}), flush=True)
+                    for rate in floods[0]:
+                        report["osc_flood"][str(rate)] = flood(recorder, senders["osc"],
+                                                               rate, flood_seconds)
+                        time.sleep(1.0)
+                    for rate in floods[1]:
+                        report["mqtt_flood"][str(rate)] = flood(recorder, senders["mqtt"],
+                                                                rate, flood_seconds)
+                        time.sleep(1.0)
+                    client.loop_stop()
+                    client.disconnect()
+                    sock.close()
+                    served.stop()
+                recorder.stop()
+    report["osc_highest_clean"] = highest_clean(report["osc_flood"])
+    report["mqtt_highest_clean"] = highest_clean(report["mqtt_flood"])
     return report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=200)
-    parser.add_argument("--rates", type=int, nargs="*", default=[1000, 5000, 10000, 20000])
+    parser.add_argument("--stems", type=int, nargs="*", default=[1, 32, 128])
+    parser.add_argument("--background", type=int, default=1000)
+    parser.add_argument("--osc-rates", type=int, nargs="*",
+                        default=[1000, 2000, 5000, 10000, 20000])
+    parser.add_argument("--mqtt-rates", type=int, nargs="*", default=[500, 1000, 2000, 5000])
     parser.add_argument("--flood-seconds", type=float, default=5.0)
+    parser.add_argument("--flood-stems", type=int, default=32)
     args = parser.parse_args()
-    report = collect(args.trials, args.rates, args.flood_seconds)
+    report = collect(args.trials, args.stems, args.background, args.osc_rates,
+                     args.mqtt_rates, args.flood_seconds, args.flood_stems)
     report.pop("raw_ms")
     print(json.dumps(report, indent=2))
 

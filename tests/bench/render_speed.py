@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,7 +65,8 @@ def run_case(score: Path, timeline: Path | None, seconds: float) -> dict[str, fl
             "peak_rss_mb": peak_mb}
 
 
-def collect(stems: list[int], seconds: float) -> dict[str, dict[str, float] | str]:
+def collect(stems: list[int], seconds: float, repeats: int = 1
+            ) -> dict[str, dict[str, float] | str]:
     """Figures per case (demo, then each stem count), each rendered in a fresh process."""
     from adaptive.cli import demo_paths
     from adaptive.timeline import load_timeline
@@ -81,13 +83,23 @@ def collect(stems: list[int], seconds: float) -> dict[str, dict[str, float] | st
             score = make_stem_score(directory, count, seconds)
             cases.append((f"{count} stems", {"score": str(score), "seconds": seconds}))
         for name, spec in cases:
-            out = subprocess.run([sys.executable, "-m", "tests.bench.render_speed",
-                                  "--case", json.dumps(spec)], capture_output=True, text=True,
-                                 check=False)
-            if out.returncode != 0:
-                results[name] = "failed: " + (out.stderr.strip().splitlines() or ["?"])[-1]
-            else:
-                results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+            runs: list[dict[str, float]] = []
+            for _ in range(repeats):
+                out = subprocess.run([sys.executable, "-m", "tests.bench.render_speed",
+                                      "--case", json.dumps(spec)], capture_output=True,
+                                     text=True, check=False)
+                if out.returncode != 0:
+                    results[name] = "failed: " + (out.stderr.strip().splitlines()
+                                                  or ["?"])[-1]
+                    break
+                runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            if runs and name not in results:
+                # medians, and the spread of the speed over the runs
+                figures = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+                speeds = [r["render_speed"] for r in runs]
+                figures["render_speed_min"] = min(speeds)
+                figures["render_speed_max"] = max(speeds)
+                results[name] = figures
     return results
 
 

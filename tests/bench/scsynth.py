@@ -83,29 +83,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+Run = tuple[float, int, float]
+"""CPU of the engine process (% of one core), xruns, JACK's DSP load (median %)."""
+
+
 def measure(pid: int, recorder: Recorder, seconds: float, send: Callable[[int], None],
-            rate: int) -> tuple[float, int]:
-    """CPU (% of one core) and xruns over `seconds`, sending `rate` messages per second.
+            rate: int) -> Run:
+    """CPU, xruns and JACK's `cpu_load` over `seconds`, sending `rate` messages per second.
 
     Refuses a silent engine: a benchmark of nothing playing would flatter it."""
     recorder.xruns = 0
     start_cpu, start = cpu_seconds(pid), time.perf_counter()
     index = 0
+    loads: list[float] = []
     while (elapsed := time.perf_counter() - start) < seconds:
+        if len(loads) < elapsed * 4:
+            loads.append(recorder.cpu_load())
         if index < elapsed * rate:
             send(index)
             index += 1
         else:
-            time.sleep(0.5 / rate)
+            time.sleep(min(0.5 / rate, 0.05))
     cpu = (cpu_seconds(pid) - start_cpu) / (time.perf_counter() - start) * 100
     heard = recorder.audio()[-recorder.frames // 4:]
     if float(np.sqrt(np.mean(heard.astype(np.float64) ** 2))) < 1e-4:
         raise RuntimeError("the engine under test was silent")
-    return cpu, recorder.xruns
+    return cpu, recorder.xruns, float(statistics.median(loads))
 
 
-def run_adaptive(jack: str, score: Path, stems: int, seconds: float,
-                 rate: int) -> tuple[float, int]:
+def run_adaptive(jack: str, score: Path, stems: int, seconds: float, rate: int) -> Run:
     recorder = Recorder(jack, seconds=seconds + 20)
     recorder.start()
     try:
@@ -189,40 +195,46 @@ def run_scsynth(jack: str, directory: Path, stems: int, seconds: float,
             process.stdout.close()
 
 
-def collect(stems_list: list[int], seconds: float, rate: int,
+def spread(values: list[float]) -> list[float]:
+    """[min, median, max], rounded: every figure of the report is quoted so."""
+    return [round(min(values), 1), round(statistics.median(values), 1), round(max(values), 1)]
+
+
+def collect(stems_list: list[int], seconds: float, rates: list[int],
             repeats: int) -> dict[str, dict[str, object]]:
-    args = argparse.Namespace(stems=stems_list, seconds=seconds, rate=rate, repeats=repeats)
+    """Per stem count and message rate: both engines, interleaved run by run."""
     results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory() as tmp, jack_server() as jack:
-        for stems in args.stems:
+        for stems in stems_list:
             directory = Path(tmp) / f"s{stems}"
             directory.mkdir()
             score = make_stem_score(directory, stems, 60.0)
-            runs: dict[str, list[tuple[float, int]]] = {"adaptive": [], "scsynth": []}
-            for _ in range(args.repeats):  # interleaved: the machine drifts, both see it
-                runs["adaptive"].append(run_adaptive(jack, score, stems, args.seconds,
-                                                     args.rate))
-                runs["scsynth"].append(run_scsynth(jack, directory, stems, args.seconds,
-                                                   args.rate))
-            cpu = {k: statistics.median(c for c, _ in v) for k, v in runs.items()}
-            results[str(stems)] = {
-                "adaptive_cpu_percent": [round(c, 1) for c, _ in runs["adaptive"]],
-                "scsynth_cpu_percent": [round(c, 1) for c, _ in runs["scsynth"]],
-                "adaptive_xruns": [x for _, x in runs["adaptive"]],
-                "scsynth_xruns": [x for _, x in runs["scsynth"]],
-                "cpu_ratio_median": round(cpu["adaptive"] / max(cpu["scsynth"], 1e-9), 2)}
-            print(json.dumps({str(stems): results[str(stems)]}), flush=True)
+            for rate in rates:
+                runs: dict[str, list[Run]] = {"adaptive": [], "scsynth": []}
+                for _ in range(repeats):  # interleaved: the machine drifts, both see it
+                    runs["adaptive"].append(run_adaptive(jack, score, stems, seconds, rate))
+                    runs["scsynth"].append(run_scsynth(jack, directory, stems, seconds, rate))
+                key = f"{stems} stems, {rate} msg/s"
+                cpu = {k: statistics.median(r[0] for r in v) for k, v in runs.items()}
+                results[key] = {"stems": stems, "rate": rate, "seconds": seconds,
+                                "cpu_ratio_median": round(cpu["adaptive"]
+                                                          / max(cpu["scsynth"], 1e-9), 2)}
+                for engine, engine_runs in runs.items():
+                    results[key][f"{engine}_cpu"] = spread([r[0] for r in engine_runs])
+                    results[key][f"{engine}_jack_load"] = spread([r[2] for r in engine_runs])
+                    results[key][f"{engine}_xruns"] = [r[1] for r in engine_runs]
+                print(json.dumps({key: results[key]}), flush=True)
     return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stems", type=int, nargs="*", default=[8, 32, 128])
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--rate", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--rates", type=int, nargs="*", default=[100, 1000])
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    print(json.dumps(collect(args.stems, args.seconds, args.rate, args.repeats), indent=2))
+    print(json.dumps(collect(args.stems, args.seconds, args.rates, args.repeats), indent=2))
 
 
 if __name__ == "__main__":

@@ -180,6 +180,10 @@ class Recorder:
                                   strict=True):
             self._client.connect(source, target)
 
+    def cpu_load(self) -> float:
+        """JACK's DSP load (%): the share of each period the whole graph takes."""
+        return float(self._client.cpu_load())
+
     def frame_time(self) -> int:
         """JACK's current frame time (the clock that latency is measured on)."""
         return int(self._client.frame_time)
@@ -197,6 +201,10 @@ class Recorder:
 
     def audio(self) -> npt.NDArray[np.float32]:
         return np.array(self._audio[: self.frames])
+
+    def audio_between(self, start: int, end: int) -> npt.NDArray[np.float32]:
+        """A slice of the recording (a long recording is not copied whole)."""
+        return np.array(self._audio[max(0, start): min(end, self.frames)])
 
     def stop(self) -> None:
         if self._client is not None:

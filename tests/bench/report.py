@@ -125,6 +125,8 @@ def _meets(value: float, target: float, lower_is_better: bool = True) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="a smoke check in minutes")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="runs per live CPU workload (60 s each) and per render")
     args = parser.parse_args()
     quick = args.quick
     OUT.mkdir(parents=True, exist_ok=True)
@@ -133,11 +135,11 @@ def main() -> None:
     have_scsynth = shutil.which("scsynth") is not None
     print("== offline render speed", flush=True)
     render_seconds = 10.0 if quick else 60.0
-    renders = render_speed.collect(stems, render_seconds, 1 if quick else 3)
+    renders = render_speed.collect(stems, render_seconds, 1 if quick else args.repeats)
     nrt: dict[str, Any] = {}
     if have_scsynth:
         print("== scsynth non-real-time render", flush=True)
-        nrt = scsynth_nrt.collect(stems, render_seconds, 1 if quick else 3)
+        nrt = scsynth_nrt.collect(stems, render_seconds, 1 if quick else args.repeats)
     print("== onset accuracy, offline", flush=True)
     onset_rows = onsets.collect()
     print("== onset accuracy, live through JACK", flush=True)
@@ -153,7 +155,7 @@ def main() -> None:
     if have_scsynth:
         print("== adaptive vs scsynth, live", flush=True)
         versus = scsynth.collect(stems, 8.0 if quick else 60.0, [100] if quick else [100, 1000],
-                                 1 if quick else 2)
+                                 1 if quick else args.repeats)
     plots(latency, versus, renders, nrt)
     elapsed = time.perf_counter() - started
     (OUT / "report.md").write_text("\n".join(

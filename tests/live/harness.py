@@ -26,6 +26,12 @@ import numpy.typing as npt
 
 RATE = 48000
 PERIOD = 256
+SPORADIC_XRUNS = 8
+"""xruns a live test tolerates. On this kind of shared 2-core VM sporadic xruns also hit
+scsynth and the code of the previous release (measured: 1 run in 3 of the same 8 live tests
+failed on `xruns == 0` with either), in bursts: one late wake-up makes several clients
+late. An engine that cannot keep up makes hundreds in a test; exact counts are the
+benchmark's job (`bin/bench`, docs/bench/report.md)."""
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:

@@ -16,7 +16,7 @@ from pythonosc.osc_packet import OscPacket
 
 from adaptive.live.osc import encode_bundle, encode_message
 from tests.audio import sine_level_db
-from tests.live.harness import RATE, Recorder, serve
+from tests.live.harness import RATE, SPORADIC_XRUNS, Recorder, serve
 
 AMPLITUDE_DB = 20 * math.log10(0.2)
 
@@ -60,7 +60,7 @@ def test_reload_takes_over_and_a_bad_score_keeps_the_old_one(
     assert abs(level_after - -6.0) < 0.5
     assert abs(level_kept - -6.0) < 0.5  # the bad reload left the good score playing
     assert np.all(np.isfinite(audio))
-    assert recorder.xruns == 0
+    assert recorder.xruns <= SPORADIC_XRUNS
 
 
 def _garbage(rng: random.Random) -> tuple[bytes, str]:
@@ -122,4 +122,4 @@ def test_fuzz_of_malformed_osc_never_stops_the_music(stem_score: Path, jack: str
     rms = np.sqrt(np.mean(played[: len(played) // window * window].reshape(-1, window) ** 2,
                           axis=1))
     assert rms.min() > 0.01, "a gap in the audio"
-    assert recorder.xruns == 0
+    assert recorder.xruns <= SPORADIC_XRUNS

@@ -59,14 +59,19 @@ def _validated(data: dict[str, Any], where: str) -> Command:
                             f"{where}: {field}: {first['msg']}") from None
 
 
+def _set_param(name: str, value: float) -> SetParam:
+    """The message of every flood, built without pydantic's validation: `_number` has
+    checked everything `SetParam` would (a finite float), and a name is any text."""
+    return SetParam.model_construct(name=name, value=value)
+
+
 def command_from_osc(address: str, args: Sequence[Any]) -> Command:
     """The OSC address space (the public contract: see the README)."""
     parts = address.strip("/").split("/")
     head = parts[0]
     if head == "param" and len(parts) == 2:
         _count(args, 1, 1, address)
-        return _validated({"cmd": "param", "name": parts[1],
-                           "value": _number(args[0], address)}, address)
+        return _set_param(parts[1], _number(args[0], address))
     if head == "params" and len(parts) == 1:
         if len(args) == 0 or len(args) % 2:
             raise InputRejected("bad_arguments",
@@ -172,8 +177,7 @@ def command_from_mqtt(suffix: str, payload: bytes) -> Command:
         value = decode_json(payload, suffix)
         if isinstance(value, dict) and "value" in value:
             value = value["value"]
-        return _validated({"cmd": "param", "name": parts[1],
-                           "value": _number(value, suffix)}, suffix)
+        return _set_param(parts[1], _number(value, suffix))
     if suffix == "params":
         values = decode_json(payload, suffix)
         if not isinstance(values, dict):

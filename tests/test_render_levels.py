@@ -171,3 +171,38 @@ duck_release = 0.2
     assert abs(ducked - -9.0) < 0.5, ducked
     assert abs(sine_level_db(audio, 2003.0, SR, start + 0.2, 0.6) - AMPLITUDE_DB) < 0.5
     assert abs(sine_level_db(audio, 441.0, SR, start + 1.5, 0.4) - AMPLITUDE_DB) < 0.5
+
+
+def test_an_override_set_while_its_section_is_silent_holds_when_it_plays(
+        tmp_path: Path, render_score: Renderer) -> None:
+    """Overrides are built on first use; one set on an idle voice must still apply."""
+    write_sine(tmp_path / "a.wav", 441.0, 10.0)
+    write_sine(tmp_path / "x.wav", 1003.0, 10.0)
+    write_sine(tmp_path / "y.wav", 2003.0, 10.0)
+    score = """
+[sections.a]
+tempo = 120
+bars = 1
+[sections.a.layers.a]
+stem = "a.wav"
+[sections.b]
+tempo = 120
+bars = 1
+[sections.b.layers.x]
+stem = "x.wav"
+[sections.b.layers.y]
+stem = "y.wav"
+"""
+    cues = [(0.5, {"cmd": "mute", "layer": "b.x"}),
+            (0.6, {"cmd": "section", "name": "b", "when": "immediate"}),
+            (2.0, {"cmd": "auto", "layer": "b.x"})]
+    _, result = render_score(score, cues, 3.0)
+    audio = result.audio
+    assert audio is not None
+
+    def level(frequency: float, at: float) -> float:
+        return sine_level_db(audio, frequency, SR, at, seconds=0.4) - AMPLITUDE_DB
+
+    assert abs(level(441, 0.1)) < 0.5
+    assert level(1003, 1.2) < -100 and abs(level(2003, 1.2)) < 0.5  # x muted, y plays
+    assert abs(level(1003, 2.4)) < 0.5                                # auto: x back

@@ -63,16 +63,14 @@ class Engine:
         self.bus = ParameterBus(pyo, score.parameters, score.initial_parameters())
         self.stems = StemTables(pyo)
         self.voices: dict[tuple[str, int], VoiceSlot] = {}
-        # performer overrides, one smoothed multiplier per layer shared by its voice slots
+        # performer overrides: one smoothed multiplier per (section, layer), shared by its
+        # voice slots, built when a performer first touches the layer
+        self._pyo = pyo
         self.overrides: dict[tuple[str, str], PyoObject] = {}
         for name, section in score.sections.items():
-            layer_overrides = {layer: pyo.SigTo(1.0, time=OVERRIDE_RAMP_SECONDS, init=1.0)
-                               for layer in section.layers}
-            self.overrides.update({(name, layer): sig for layer, sig in layer_overrides.items()})
             for slot in range(SLOTS_PER_SECTION):
                 self.voices[(name, slot)] = VoiceSlot(pyo, loaded, name, section, self.counter,
-                                                      self.shapes, self.bus, self.stems, seed,
-                                                      layer_overrides)
+                                                      self.shapes, self.bus, self.stems, seed)
         first_tempo = score.sections[score.initial_section_name()].tempo
         self.stingers: dict[tuple[str, int], StingerSlot] = {}
         for name, spec in score.stingers.items():
@@ -109,7 +107,20 @@ class Engine:
             self.master.rest.resume(action.at, action.fade_in)
         elif isinstance(action, SetLayerGains):
             for key, value in action.values.items():
-                self.overrides[key].value = value
+                self._set_override(key, value)
+
+    def _set_override(self, key: tuple[str, str], value: float) -> None:
+        override = self.overrides.get(key)
+        if override is None:
+            if value == 1.0:
+                return
+            override = self._pyo.SigTo(1.0, time=OVERRIDE_RAMP_SECONDS, init=1.0)
+            self.overrides[key] = override
+            self._objects.append(override)
+            section, layer = key
+            for slot in range(SLOTS_PER_SECTION):
+                self.voices[(section, slot)].attach_override(layer, override)
+        override.value = value
 
     def silence_all(self) -> None:
         """Stop every object of this graph (the shared counter excepted): it costs nothing

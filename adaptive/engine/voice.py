@@ -97,7 +97,7 @@ class VoiceSlot:
 
     def __init__(self, pyo: ModuleType, loaded: LoadedScore, name: str, section: Section,
                  counter: SampleCounter, shapes: FadeShapes, bus: ParameterBus,
-                 stems: StemTables, seed: int, overrides: dict[str, PyoObject]) -> None:
+                 stems: StemTables, seed: int) -> None:
         self.name = name
         self.section = section
         rate = loaded.sample_rate
@@ -113,7 +113,7 @@ class VoiceSlot:
             self.gains: dict[str, PyoObject | float] = {}
             kept: list[PyoObject] = []
             for layer_name, layer in section.layers.items():
-                gain = _gain(pyo, bus, layer) * overrides[layer_name]
+                gain = _gain(pyo, bus, layer)
                 self.gains[layer_name] = gain
                 if layer.stem is not None:
                     table = stems.get(loaded.stems[layer.stem].path)
@@ -136,6 +136,19 @@ class VoiceSlot:
         self._kept = kept
         self.activity = _Activity(objects)
         self.activity.deactivate()
+
+    def attach_override(self, layer_name: str, override: PyoObject) -> None:
+        """From now on, multiply a layer's gain by a performer override.
+
+        Overrides are attached on first use, not built for every layer: a layer nobody
+        touches costs its reader alone (per stem, an always-running smoothed multiplier and
+        a product were two more pyo objects than the stem itself).
+        """
+        product = self.gains[layer_name] * override
+        self.layers[layer_name].mul = product
+        self.activity.objects.append(product)
+        if not self.activity.active:
+            product.stop()
 
     def start(self, at: int, origin: float, fade_in: int, curve: str) -> None:
         self.activity.activate()

@@ -24,6 +24,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -72,9 +73,13 @@ def drive(served: Served, bar_seconds: float, seconds: float, seed: int) -> dict
     return sent
 
 
-def measure(audio: Audio, zero: float, beat: float, bar: float
+def measure(audio: Audio, zero: float, beat: float, bar: float,
+            position: Callable[[int], int] = lambda index: index
             ) -> tuple[dict[str, list[float]], int, str]:
-    """Errors (heard - ideal, samples) per kind, the first downbeat's index, and notes."""
+    """Errors (heard - ideal, samples) per kind, the first downbeat's index, and notes.
+
+    `position` maps a recording index to its JACK frame (from the recorder's first): a
+    period the recorder loses to an xrun then shifts nothing."""
     hits = [int(i) for i in impulses(audio, threshold=0.05)]
     names = list(COMBOS)
     kinds = [names[int(np.argmin([abs(audio[i, 0] - COMBOS[c]) for c in names]))] for i in hits]
@@ -83,12 +88,12 @@ def measure(audio: Audio, zero: float, beat: float, bar: float
     first = next((i for i, c in zip(hits, kinds, strict=True) if c == "a"), None)
     if first is None:
         return {}, 0, "no downbeat of section a heard: nothing to measure"
-    k0 = round((first - zero) / bar)  # bar number of the first downbeat heard
-    origin = first - math.ceil(k0 * bar)  # recording index of server sample 0
+    k0 = round((position(first) - zero) / bar)  # bar number of the first downbeat heard
+    origin = position(first) - math.ceil(k0 * bar)  # JACK position of server sample 0
     errors: dict[str, list[float]] = {"transition": [], "stinger": [], "loop": []}
     bars = []
     for index, kind in zip(hits, kinds, strict=True):
-        at = float(index - origin)
+        at = float(position(index) - origin)
         if "x" in kind:
             errors["stinger"].append(at - round(at / beat) * beat)
         if kind != "x" and index != first:
@@ -97,7 +102,7 @@ def measure(audio: Audio, zero: float, beat: float, bar: float
     if bars and bars[-1] - k0 != len(bars):
         notes.append(f"{bars[-1] - k0 - len(bars)} downbeats missing or extra")
     notes.append(f"first downbeat heard: bar {k0} (/status estimate {origin - zero:+.0f} off); "
-                 f"server sample 0 = recording {origin}, level {audio[max(origin, 0), 0]:+.4f}, "
+                 f"server sample 0 = position {origin}, "
                  f"first nonzero {np.flatnonzero(audio[:, 0])[0]}")
     return errors, first, "; ".join(notes)
 
@@ -123,10 +128,13 @@ def run_case(jack: str, directory: Path, tempo: float, meter: str, seconds: floa
             time.sleep(1.5 * bar / RATE)
             audio = recorder.audio()
             xrun_frames, total_xruns = recorder.xrun_frames, recorder.xruns
+            # recording indexes, not JACK frame times: when the whole graph skips a cycle
+            # the frame time jumps and the server's samples do not (measured: mapping
+            # through frame times turned exact onsets into +256 errors)
+            errors, first, note = measure(audio, zero, beat, bar)
             served.stop()
     finally:
         recorder.stop()
-    errors, first, note = measure(audio, zero, beat, bar)
     xruns = sum(first <= f < len(audio) for f in xrun_frames) + max(0, total_xruns - XRUN_SLOTS)
     note += f"; xruns (recording frame: count) {dict(Counter(xrun_frames))}"
     rows: list[dict[str, object]] = []

@@ -142,14 +142,18 @@ class Recorder:
     def start(self) -> None:
         import jack
 
-        from tests.live.recorder_process import HEADER
+        from tests.live.recorder_process import BLOCK_UNIT, HEADER, block_slots
 
         with self._path.open("wb") as file:
-            file.truncate(HEADER * 8 + self._total * 2 * 4)
+            file.truncate(HEADER * 8 + self._total * 2 * 4 + block_slots(self._total) * 8)
         self._header = np.memmap(self._path, dtype=np.int64, mode="r+", shape=(HEADER,))
         self._header[1] = -1
         self._audio = np.memmap(self._path, dtype=np.float32, mode="r",
                                 offset=HEADER * 8, shape=(self._total, 2))
+        self._block_frames = np.memmap(self._path, dtype=np.int64, mode="r",
+                                       offset=HEADER * 8 + self._total * 2 * 4,
+                                       shape=(block_slots(self._total),))
+        self._block_unit = BLOCK_UNIT
         self._process = subprocess.Popen(
             [sys.executable, "-m", "tests.live.recorder_process", self.jack_server, self.name,
              str(self._path), str(self._total)])
@@ -204,6 +208,29 @@ class Recorder:
         first = int(self._header[1])
         assert first >= 0, "nothing recorded yet"
         return jack_frame - first
+
+    def position_of(self, index: int) -> int:
+        """The JACK frame (relative to the first recorded one) of a recording index: equal
+        to the index unless the recorder lost periods to xruns before it."""
+        slot = index // self._block_unit
+        while slot > 0 and self._block_frames[slot] < 0:
+            slot -= 1
+        start = int(self._block_frames[slot])
+        return start - int(self._header[1]) + index - slot * self._block_unit
+
+    def recorded_frame_exact(self, jack_frame: int) -> int | None:
+        """Like `recorded_frame`, exact across periods the recorder lost to xruns (None:
+        that frame was not recorded). Needs the block to have been recorded already."""
+        starts = np.array(self._block_frames[: self.frames // self._block_unit + 1])
+        indexes = np.nonzero(starts >= 0)[0]
+        times = starts[indexes]
+        position = int(np.searchsorted(times, jack_frame, side="right")) - 1
+        if position < 0:
+            return None
+        index = int(indexes[position]) * self._block_unit + (jack_frame - int(times[position]))
+        following = indexes[position + 1] * self._block_unit if position + 1 < len(indexes) \
+            else self.frames
+        return index if index < following else None
 
     def audio(self) -> npt.NDArray[np.float32]:
         return np.array(self._audio[: self.frames])

@@ -27,6 +27,8 @@ from tests.bench import (
 )
 
 OUT = Path("docs/bench")
+"""The committed report of a full run; a quick run writes to OUT/quick (not committed), so
+a smoke check never overwrites the figures the README quotes."""
 PERIOD = 256  # frames per JACK period in every live benchmark
 
 
@@ -138,6 +140,9 @@ def main() -> None:
                         "previous run's docs/bench/figures.json")
     args = parser.parse_args()
     quick = args.quick
+    global OUT
+    if quick:
+        OUT = OUT / "quick"
     OUT.mkdir(parents=True, exist_ok=True)
     previous: dict[str, Any] = {}
     if args.redo:

@@ -346,17 +346,20 @@ NOTES = """\
   whole workload 9.8-11.6 %). Performer overrides are now built on first use, so an
   untouched stem is its reader alone. Tables are float64 (pyo's double build, needed for
   the exact sample counter): twice scsynth's memory (peak RSS above) and its load time.
-- **Offline**, adaptive renders 2-3× faster than `scsynth -N` once loaded, but loads
-  slower (stems become float64 tables: ~4.7 s for 32 one-minute stems), so with loading
-  scsynth is faster on short jobs.
+- **Offline**, once loaded adaptive renders about as fast as `scsynth -N` at 32 and 128
+  stems (72 vs 63×, 23 vs 20× real time; scsynth's speed without its load from
+  `figures.json`) and 3× slower at 8 stems (117 vs 345×); it loads 7-8× slower (stems
+  become float64 tables: 5.1 s for 32 one-minute stems vs scsynth's 0.7 s), so with loading
+  scsynth is 2.5-3.5× faster on these one-minute jobs.
 - **MQTT latency needs the broker's `set_tcp_nodelay true`.** With mosquitto's default
   (Nagle on), a message sent behind a flood waited 40-95 ms (measured: MQTT p99 95 ms under
   1,000 msg/s without the option, 5.7 ms with it). The README says so.
 - **xruns on this 2-core VM are mostly not the engine's.** scsynth had 3-46 per 60 s run
   in the same conditions; they come in bursts (one late wake-up makes several clients
-  late), and their count does not grow with the message rate. The live latency and onset
-  figures are measured with the recorder's per-block JACK frame times, so a period it loses
-  does not shift what follows.
+  late), and their count does not grow with the message rate. Latency is measured with
+  the recorder's per-block JACK frame times, so a period it loses does not shift what
+  follows; live onsets are measured on the recording (when the whole graph skips a cycle,
+  JACK's frame time jumps and the server's samples do not), with whole lost periods shown.
 """
 
 

@@ -48,6 +48,7 @@ from adaptive.commands import (
 )
 from adaptive.conductor import Conductor
 from adaptive.engine.engine import Engine
+from adaptive.live.inputs import Timed, coalesce
 from adaptive.musical_time import first_sample
 from adaptive.score.model import Score
 
@@ -242,6 +243,21 @@ class Controller:
             if self._held:
                 self.wake_ticker()
         return True
+
+    def submit_batch(self, commands: list[Timed], source: str, counter: str) -> None:
+        """Apply commands read together from one input, each already `check`ed: parameter
+        floods are coalesced (see `inputs.coalesce`, counted as `counter`), and one
+        command's failure does not drop the others."""
+        merged = coalesce(commands)
+        if len(merged) < len(commands):
+            self.stats.count(counter, f"{len(commands) - len(merged) + 1} parameter changes "
+                             "read together applied as one", logging.DEBUG)
+        for command, at in merged:
+            try:
+                self.submit(command, at, source=source, checked=True)
+            except Exception as error:  # whatever arrives, the music goes on
+                log.exception("%scommand %s failed", source, command.cmd)
+                self.stats.count("internal_error", f"{source}{command.cmd}: {error!r}")
 
     def tick(self) -> None:
         self._ticks += 1

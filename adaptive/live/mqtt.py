@@ -24,7 +24,7 @@ import aiomqtt
 
 from adaptive.commands import Command
 from adaptive.live.controller import Controller, Event
-from adaptive.live.inputs import InputRejected, Timed, coalesce, command_from_mqtt
+from adaptive.live.inputs import InputRejected, Timed, command_from_mqtt
 
 log = logging.getLogger("adaptive.mqtt")
 
@@ -135,13 +135,7 @@ async def _receive(client: aiomqtt.Client, controller: Controller, prefix: str) 
             command = _command(message, controller, prefix)
             if command is not None and controller.check(command, "MQTT "):
                 commands.append((command, None))
-        merged = coalesce(commands)
-        if len(merged) < len(commands):
-            controller.stats.count("mqtt_coalesced", f"{len(commands) - len(merged) + 1} "
-                                   "parameter changes read together applied as one",
-                                   logging.DEBUG)
-        for command, _ in merged:
-            controller.submit(command, source="MQTT ", checked=True)
+        controller.submit_batch(commands, "MQTT ", "mqtt_coalesced")
 
 
 def _command(message: aiomqtt.Message, controller: Controller, prefix: str

@@ -25,7 +25,7 @@ from pythonosc.osc_packet import OscPacket, ParseError
 
 from adaptive.commands import Command
 from adaptive.live.controller import Controller, Event
-from adaptive.live.inputs import InputRejected, Timed, coalesce, command_from_osc
+from adaptive.live.inputs import InputRejected, Timed, command_from_osc
 from adaptive.live.threads import realtime_thread
 
 log = logging.getLogger("adaptive.osc")
@@ -157,9 +157,6 @@ class OscEndpoint(threading.Thread):
             host = "::1" if ":" in host else "127.0.0.1"
         return host, port
 
-    def datagram_received(self, data: bytes, addr: Address) -> None:
-        self.datagrams_received([(data, addr)])
-
     def datagrams_received(self, batch: list[tuple[bytes, Address]]) -> None:
         """Parse a batch of datagrams in arrival order, then apply its commands."""
         stats = self.controller.stats
@@ -193,16 +190,7 @@ class OscEndpoint(threading.Thread):
                 except Exception as error:  # whatever arrives, the music goes on
                     log.exception("OSC message %s failed", address)
                     stats.count("internal_error", f"OSC {address}: {error!r}")
-        merged = coalesce(commands)
-        if len(merged) < len(commands):
-            stats.count("osc_coalesced", f"{len(commands) - len(merged) + 1} parameter "
-                        "changes read together applied as one", logging.DEBUG)
-        for command, at in merged:
-            try:
-                self.controller.submit(command, at, source="OSC ", checked=True)
-            except Exception as error:  # whatever arrives, the music goes on
-                log.exception("OSC command %s failed", command.cmd)
-                stats.count("internal_error", f"OSC {command.cmd}: {error!r}")
+        self.controller.submit_batch(commands, "OSC ", "osc_coalesced")
 
     def _dispatch(self, address: str, args: list[Any], addr: Address) -> Command | None:
         """Answer a query at once, or return the command a message asks for."""

@@ -54,10 +54,11 @@ class ClockSampling:
     """Stamps the audio clock during a few blocks every few seconds instead of every block.
 
     pyo calls its Python callback from the audio thread on every block; a Python call on a
-    cold cache costs tens of microseconds there, every 5 ms (measured: 3.8 % of a core at 8
-    stems). The wall-clock offset of the sample counter changes only by drift (parts per
-    million), so `STAMP_BLOCKS` stamps every `STAMP_EVERY` seconds keep it to well under a
-    block; between windows the callback is `int`, a C callable that costs nothing.
+    cold cache costs tens of microseconds there, every 5 ms (measured on session 1's
+    machine: 3.8 % of a core at 8 stems; within noise on the 2026-11-25 one). The
+    wall-clock offset of the sample counter changes only by drift (parts per million), so
+    `STAMP_BLOCKS` stamps every `STAMP_EVERY` seconds keep it to well under a block;
+    between windows the callback is `int`, a C callable that costs nothing.
     """
 
     STAMP_EVERY = 2.0

@@ -10,7 +10,6 @@ rates and counts xruns (JACK's xrun callback) and checks the last value sent is 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import multiprocessing
 import random
@@ -25,7 +24,7 @@ import numpy as np
 
 from adaptive.live.osc import encode_message
 from tests.audio import write_sine
-from tests.live.harness import PERIOD, RATE, Broker, Recorder, free_port, jack_server, serve
+from tests.live.harness import PERIOD, RATE, Recorder, jack_server, mosquitto_broker, serve
 
 SCORE = """
 [parameters.level]
@@ -147,14 +146,6 @@ def flood(recorder: Recorder, send: Any, rate: int, seconds: float) -> dict[str,
             "sent_per_s": round(sent_rate)}
 
 
-class _Stopper:
-    def __init__(self, broker: Broker) -> None:
-        self.broker = broker
-
-    def close(self) -> None:
-        self.broker.stop()
-
-
 def osc_sender(sock: socket.socket, port: int) -> Any:
     def send(value: float) -> None:
         sock.sendto(encode_message("/param/level", [value]), ("127.0.0.1", port))
@@ -194,9 +185,8 @@ def collect(trials: int, stems_list: list[int], background_rate: int, osc_rates:
     spawn = multiprocessing.get_context("spawn")
     # Nagle's algorithm on the broker's side held messages behind a flood for 40-90 ms
     # (measured: MQTT p99 95 ms under 1,000 msg/s); mosquitto's own option turns it off
-    broker = Broker(free_port(socket.SOCK_STREAM), extra_config="set_tcp_nodelay true\n")
-    broker.start()
-    with jack_server() as jack, contextlib.closing(_Stopper(broker)):
+    with jack_server() as jack, \
+            mosquitto_broker(extra_config="set_tcp_nodelay true\n") as broker:
         for stems in stems_list:
             with tempfile.TemporaryDirectory() as tmp:
                 score = write_score(Path(tmp), stems)

@@ -24,7 +24,6 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -73,13 +72,9 @@ def drive(served: Served, bar_seconds: float, seconds: float, seed: int) -> dict
     return sent
 
 
-def measure(audio: Audio, zero: float, beat: float, bar: float,
-            position: Callable[[int], int] = lambda index: index
+def measure(audio: Audio, zero: float, beat: float, bar: float
             ) -> tuple[dict[str, list[float]], int, str]:
-    """Errors (heard - ideal, samples) per kind, the first downbeat's index, and notes.
-
-    `position` maps a recording index to its JACK frame (from the recorder's first): a
-    period the recorder loses to an xrun then shifts nothing."""
+    """Errors (heard - ideal, samples) per kind, the first downbeat's index, and notes."""
     hits = [int(i) for i in impulses(audio, threshold=0.05)]
     names = list(COMBOS)
     kinds = [names[int(np.argmin([abs(audio[i, 0] - COMBOS[c]) for c in names]))] for i in hits]
@@ -88,12 +83,12 @@ def measure(audio: Audio, zero: float, beat: float, bar: float,
     first = next((i for i, c in zip(hits, kinds, strict=True) if c == "a"), None)
     if first is None:
         return {}, 0, "no downbeat of section a heard: nothing to measure"
-    k0 = round((position(first) - zero) / bar)  # bar number of the first downbeat heard
-    origin = position(first) - math.ceil(k0 * bar)  # JACK position of server sample 0
+    k0 = round((first - zero) / bar)  # bar number of the first downbeat heard
+    origin = first - math.ceil(k0 * bar)  # recording index of server sample 0
     errors: dict[str, list[float]] = {"transition": [], "stinger": [], "loop": []}
     bars = []
     for index, kind in zip(hits, kinds, strict=True):
-        at = float(position(index) - origin)
+        at = float(index - origin)
         if "x" in kind:
             errors["stinger"].append(at - round(at / beat) * beat)
         if kind != "x" and index != first:
@@ -102,7 +97,7 @@ def measure(audio: Audio, zero: float, beat: float, bar: float,
     if bars and bars[-1] - k0 != len(bars):
         notes.append(f"{bars[-1] - k0 - len(bars)} downbeats missing or extra")
     notes.append(f"first downbeat heard: bar {k0} (/status estimate {origin - zero:+.0f} off); "
-                 f"server sample 0 = position {origin}, "
+                 f"server sample 0 = recording {origin}, "
                  f"first nonzero {np.flatnonzero(audio[:, 0])[0]}")
     return errors, first, "; ".join(notes)
 

@@ -82,8 +82,8 @@ def jack_server() -> Iterator[str]:
 
 
 @contextmanager
-def mosquitto_broker(port: int | None = None) -> Iterator[Broker]:
-    broker = Broker(port or free_port(socket.SOCK_STREAM))
+def mosquitto_broker(port: int | None = None, extra_config: str = "") -> Iterator[Broker]:
+    broker = Broker(port or free_port(socket.SOCK_STREAM), extra_config=extra_config)
     broker.start()
     try:
         yield broker
@@ -208,15 +208,6 @@ class Recorder:
         first = int(self._header[1])
         assert first >= 0, "nothing recorded yet"
         return jack_frame - first
-
-    def position_of(self, index: int) -> int:
-        """The JACK frame (relative to the first recorded one) of a recording index: equal
-        to the index unless the recorder lost periods to xruns before it."""
-        slot = index // self._block_unit
-        while slot > 0 and self._block_frames[slot] < 0:
-            slot -= 1
-        start = int(self._block_frames[slot])
-        return start - int(self._header[1]) + index - slot * self._block_unit
 
     def recorded_frame_exact(self, jack_frame: int) -> int | None:
         """Like `recorded_frame`, exact across periods the recorder lost to xruns (None:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from adaptive.engine.patch_api import load_patch
+from adaptive.errors import ScoreError
+from adaptive.score.load import load_score
 from tests.conftest import SR, Renderer
 
 LAYER_PATCHES = ["pad", "pulse", "bass", "percussion", "motif"]
@@ -115,3 +121,71 @@ when = "beat"
     early = rms_db(audio[int(rise_start) + SR // 2 + SR // 10:int(rise_start) + SR])
     late = rms_db(audio[int(rise_start + 4 * beat) - SR // 2:int(rise_start + 4 * beat)])
     assert late > early + 6.0  # a riser rises
+
+
+PATCH_SOURCE = '''"""A test patch."""
+from adaptive.engine.patch_api import ControlSpec
+
+CONTROLS = {"level": ControlSpec(VALUE, "how loud")}
+
+
+def build(ctx):
+    return ctx.pyo.Sig([0.0, 0.0])
+'''
+
+
+def _bump(path: Path, step_ns: int) -> None:
+    """A new mtime a few ns later: an edit within the same second still counts."""
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + step_ns))
+
+
+def _modules_of(path: Path) -> list[str]:
+    return [name for name, module in list(sys.modules.items())
+            if getattr(module, "__file__", None) == str(path.resolve())]
+
+
+def test_an_edited_patch_is_imported_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "p.py"
+    path.write_text(PATCH_SOURCE.replace("VALUE", "0.25"))
+    first = load_patch(path)
+    assert first.CONTROLS["level"].default == 0.25
+    assert load_patch(path) is first  # unchanged file: the same module
+    path.write_text(PATCH_SOURCE.replace("VALUE", "0.75"))  # same size, same second
+    _bump(path, 1000)
+    second = load_patch(path)
+    assert second.CONTROLS["level"].default == 0.75
+    assert first.CONTROLS["level"].default == 0.25  # whoever holds the old one keeps it
+    assert len(_modules_of(path)) == 1  # the old version is no longer registered
+
+
+def test_a_patch_that_fails_to_import_leaves_nothing_cached(tmp_path: Path) -> None:
+    path = tmp_path / "broken.py"
+    path.write_text(PATCH_SOURCE.replace("VALUE", "0.5") + "\nraise RuntimeError('typo')\n")
+    with pytest.raises(RuntimeError, match="typo"):
+        load_patch(path)
+    assert _modules_of(path) == []
+    path.write_text(PATCH_SOURCE.replace("VALUE", "0.5") + "\n# fixed\n")
+    _bump(path, 1000)
+    assert load_patch(path).CONTROLS["level"].default == 0.5
+    # a patch missing build() is refused, and not cached either
+    path.write_text('CONTROLS = {}\n')
+    _bump(path, 2000)
+    with pytest.raises(ImportError, match="defines no build"):
+        load_patch(path)
+    assert _modules_of(path) == []
+
+
+def test_validate_sees_a_fixed_patch(tmp_path: Path) -> None:
+    """The score check (as a --watch reload runs it) reads the patch as it is now."""
+    (tmp_path / "patches").mkdir()
+    patch = tmp_path / "patches" / "mine.py"
+    patch.write_text(PATCH_SOURCE.replace("VALUE", "0.5") + "\n1 / 0\n")
+    score = tmp_path / "score.toml"
+    score.write_text('[sections.a]\ntempo = 120\nbars = 1\n'
+                     '[sections.a.layers.p]\npatch = "mine"\ncontrols.level = 0.3\n')
+    with pytest.raises(ScoreError, match="division by zero"):
+        load_score(score)
+    patch.write_text(PATCH_SOURCE.replace("VALUE", "0.5"))
+    _bump(patch, 1000)
+    assert load_score(score).patches["mine"] == patch.resolve()

@@ -22,8 +22,10 @@ the declared range.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -161,18 +163,89 @@ def find_patch(name: str, score_dir: Path | None) -> Path | None:
     return next((path for path in candidates if path.is_file()), None)
 
 
-def load_patch(path: Path) -> PatchModule:
-    """Import a patch file as a module (once per path)."""
-    module_name = f"adaptive_patch_{abs(hash(str(path)))}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]  # type: ignore[return-value,unused-ignore]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
+PatchKey = tuple[Path, int, int]
+"""A patch file's identity as imported: (resolved path, mtime in ns, size in bytes)."""
+
+
+class PatchRegistry:
+    """Imported patch modules keyed by file version, so an edited patch is imported afresh.
+
+    Why keyed by (path, mtime_ns, size) and not by path: a score reloaded under `--watch`
+    must build with the patch as it is now on disk, not as it was when the process started.
+    The source is compiled straight from the file (no `__pycache__`: Python's bytecode
+    check has one-second resolution and would serve an edit made within the same second).
+    A failed import leaves nothing behind: neither in the registry nor in `sys.modules`,
+    so fixing the file is enough for the next load to succeed. Thread-safe: a hot reload
+    checks the score in a worker thread while the event loop may load too.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._modules: dict[Path, tuple[PatchKey, PatchModule]] = {}
+
+    @staticmethod
+    def key(path: Path) -> PatchKey:
+        resolved = path.resolve()
+        stat = resolved.stat()
+        return resolved, stat.st_mtime_ns, stat.st_size
+
+    def load(self, path: Path) -> PatchModule:
+        """The module of the file's current version, imported now if it changed."""
+        key = self.key(path)  # before reading: an edit racing the read re-imports next time
+        with self._lock:
+            cached = self._modules.get(key[0])
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            if cached is not None:  # the old version stays usable by whoever holds it
+                del self._modules[key[0]]
+                sys.modules.pop(_module_name(cached[0]), None)
+            module = _import_patch(key)
+            self._modules[key[0]] = (key, module)
+            return module
+
+    def forget(self, path: Path) -> None:
+        with self._lock:
+            cached = self._modules.pop(path.resolve(), None)
+            if cached is not None:
+                sys.modules.pop(_module_name(cached[0]), None)
+
+
+def _module_name(key: PatchKey) -> str:
+    digest = hashlib.sha1(str(key[0]).encode()).hexdigest()[:12]
+    return f"adaptive_patch_{digest}_{key[1]}_{key[2]}"
+
+
+def _import_patch(key: PatchKey) -> PatchModule:
+    path = key[0]
+    name = _module_name(key)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None:
         raise ImportError(f"cannot import patch {path}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    for required in ("CONTROLS", "build"):
-        if not hasattr(module, required):
-            raise ImportError(f"patch {path} defines no {required}")
+    code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    sys.modules[name] = module  # while it runs, as a normal import (dataclasses need it)
+    try:
+        exec(code, module.__dict__)
+        for required in ("CONTROLS", "build"):
+            if not hasattr(module, required):
+                raise ImportError(f"patch {path} defines no {required}; fix: add a CONTROLS "
+                                  "table and a build(ctx) function")
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
     return module  # type: ignore[return-value,unused-ignore]
+
+
+PATCHES = PatchRegistry()
+"""The process's patch modules (one registry: a module is imported once per file version)."""
+
+
+def load_patch(path: Path) -> PatchModule:
+    """Import a patch file as a module (again whenever the file changes)."""
+    return PATCHES.load(path)
+
+
+def builtin_patch_names() -> list[str]:
+    """Names of the patches shipped with adaptive (for messages that list them)."""
+    return sorted(path.stem for path in builtin_patch_dir().glob("*.py")
+                  if not path.stem.startswith("_"))

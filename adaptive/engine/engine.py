@@ -21,7 +21,8 @@ from adaptive.actions import (
     StopVoice,
 )
 from adaptive.conductor import SLOTS_PER_SECTION, STINGER_SLOTS
-from adaptive.engine.graph import FadeShapes, ParameterBus, SampleCounter, captured_objects
+from adaptive.engine.capture import captured_objects
+from adaptive.engine.graph import FadeShapes, ParameterBus, SampleCounter
 from adaptive.engine.master import MasterBus
 from adaptive.engine.voice import StemTables, StingerSlot, VoiceSlot
 from adaptive.score.load import LoadedScore

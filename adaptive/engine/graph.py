@@ -9,8 +9,7 @@ its exact sample whatever the block size, offline or live.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -182,42 +181,3 @@ def curve_signal(pyo: ModuleType, bus: ParameterBus,
         signal = lookup if signal is None else signal * lookup
     return signal
 
-
-_capturing: list[list[PyoObject]] = []
-
-
-@contextmanager
-def captured_objects(pyo: ModuleType) -> Iterator[list[PyoObject]]:
-    """Hold every pyo object created inside the block, for as long as the list lives.
-
-    Two reasons. pyo frees an intermediate object (the `a - b` inside `(a - b) * c`) as soon
-    as Python drops it, while the graph may still read it: holding everything built for a
-    voice keeps the graph intact without patch authors tracking references. And a voice's
-    objects are stopped while it is silent and played again before it sounds, so idle
-    voices cost no DSP: this list is exactly what to stop and play.
-
-    Objects are recorded by wrapping pyo's base-class constructors for the duration (they
-    nest: an object is recorded in every open capture).
-    """
-    created: list[PyoObject] = []
-    kinds = (pyo.PyoObject, pyo.PyoPVObject)
-    if not _capturing:
-        for kind in kinds:
-            original = kind.__init__
-
-            def recording_init(self: PyoObject, *args: Any, _original: Any = original,
-                               **kwargs: Any) -> None:
-                _original(self, *args, **kwargs)
-                for capture in _capturing:
-                    capture.append(self)
-
-            recording_init.__wrapped__ = original  # type: ignore[attr-defined]
-            kind.__init__ = recording_init
-    _capturing.append(created)
-    try:
-        yield created
-    finally:
-        _capturing.pop()
-        if not _capturing:
-            for kind in kinds:
-                kind.__init__ = kind.__init__.__wrapped__

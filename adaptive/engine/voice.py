@@ -15,13 +15,13 @@ from types import ModuleType
 from typing import Any
 
 from adaptive.curves import db_to_amplitude
+from adaptive.engine.capture import captured_objects
 from adaptive.engine.graph import (
     NEVER,
     Envelope,
     FadeShapes,
     ParameterBus,
     SampleCounter,
-    captured_objects,
     curve_signal,
     table_from_array,
 )

@@ -25,6 +25,7 @@ def demo_paths() -> tuple[Path, Path]:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from adaptive.score.load import load_score
+    from adaptive.timeline import load_timeline, require_valid
 
     loaded = load_score(args.score)
     score = loaded.score
@@ -32,6 +33,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print(f"{loaded.path}: ok — {len(score.sections)} sections, {layers} layers, "
           f"{len(score.parameters)} parameters, {len(score.stingers)} stingers, "
           f"{len(loaded.stems)} stems, {len(loaded.patches)} patches")
+    if args.timeline:
+        timeline = load_timeline(args.timeline)
+        require_valid(timeline, score, args.timeline)
+        print(f"{args.timeline}: ok — {len(timeline.cues)} cues over "
+              f"{timeline.duration:.1f} s")
     return 0
 
 
@@ -46,10 +52,11 @@ def _render(score_path: Path, timeline_path: Path, output: Path, plot: Path | No
             seed: int, subtype: str, duration: float | None) -> int:
     from adaptive.render import Progress, render_to_file
     from adaptive.score.load import load_score
-    from adaptive.timeline import load_timeline
+    from adaptive.timeline import load_timeline, require_valid
 
     loaded = load_score(score_path)
     timeline = load_timeline(timeline_path)
+    require_valid(timeline, loaded.score, str(timeline_path))  # before minutes of rendering
     seconds = duration if duration is not None else timeline.duration
     frames = round(seconds * loaded.sample_rate)
     progress = Progress(seconds)
@@ -135,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a score and the files it names")
     validate.add_argument("score")
+    validate.add_argument("--timeline", help="also check a timeline's cues against the score")
     validate.set_defaults(func=_cmd_validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the score format")

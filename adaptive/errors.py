@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class AdaptiveError(Exception):
     """Root of every error adaptive raises on purpose."""
@@ -44,7 +46,30 @@ class ScoreProblem:
 
 
 class TimelineError(AdaptiveError):
-    """A timeline file is invalid; the message names the file, the cue and the field."""
+    """A timeline file is invalid; the message names the file, the cue and the field.
+
+    With `problems` (names that the score does not declare), every one is listed, so a
+    whole misspelt timeline is mended in one pass rather than one render per typo.
+    """
+
+    def __init__(self, message: str, problems: Sequence[TimelineProblem] = ()) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join([message, *(f"  {problem}" for problem in self.problems)]))
+
+
+class TimelineProblem:
+    """One cue of a timeline that cannot apply to the score: which cue, when, what, the fix."""
+
+    def __init__(self, index: int, at: float, field: str, message: str, fix: str = "") -> None:
+        self.index = index
+        self.at = at
+        self.field = field
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        text = f"cue[{self.index}] at {self.at:.3f} s: {self.field}: {self.message}"
+        return f"{text}; fix: {self.fix}" if self.fix else text
 
 
 class AudioError(AdaptiveError):

@@ -70,9 +70,10 @@ def _render(score_path: Path, timeline_path: Path, output: Path, plot: Path | No
           f"{result.speed:.1f}x real time)")
     if plot is not None:
         from adaptive.plot import plot_render
-        from adaptive.trace import build_trace
+        from adaptive.trace import build_trace, stinger_frames
 
-        trace = build_trace(loaded.score, result.actions, loaded.sample_rate, seconds)
+        trace = build_trace(loaded.score, result.actions, loaded.sample_rate, seconds,
+                            stinger_frames=stinger_frames(loaded))
         plot_render(trace, result.audio, loaded.sample_rate, plot, loaded.score.score.name)
         print(f"wrote {plot}")
     return 0

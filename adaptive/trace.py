@@ -2,27 +2,37 @@
 
 The plot draws it and the tests compare rendered audio against it: parameter values as the
 graph smooths them, the section playing, rests, stingers, and each layer's gain (its curve
-over the smoothed parameters × its voice's fades × the rest gate × ducking).
+over the smoothed parameters × its voice's fades × the rest gate × ducking × the
+performer's override). Ducking and overrides follow the engine's own envelopes (a stinger's
+attack, hold and release as `engine.voice.StingerSlot` opens and closes them; a 20 ms ramp
+per override), so the plot shows what the audio does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from adaptive.actions import (
-    Action,
-    EndRest,
-    SetParams,
-    StartRest,
-    StartStinger,
-    StartVoice,
-    StopVoice,
-)
-from adaptive.curves import MIN_SMOOTHING, control_value, fade_shape, layer_gain
+from adaptive import actions as _actions
+from adaptive.actions import Action, EndRest, StartRest, StartStinger, StartVoice, StopVoice
+from adaptive.curves import MIN_SMOOTHING, control_value, db_to_amplitude, fade_shape, layer_gain
+from adaptive.score.load import LoadedScore
 from adaptive.score.model import Score
+
+# parameter and override actions by whichever name actions.py gives them (SetParams and
+# SetLayerGains, or their ramp-carrying successors): the trace reads only `at` and `values`
+_PARAM_ACTIONS: tuple[Any, ...] = tuple(getattr(_actions, name) for name in
+                                        ("SetParams", "RampParams") if hasattr(_actions, name))
+_LAYER_ACTIONS: tuple[Any, ...] = tuple(getattr(_actions, name) for name in
+                                        ("SetLayerGains", "RampLayers")
+                                        if hasattr(_actions, name))
+
+OVERRIDE_RAMP_SECONDS = 0.02
+"""As the engine ramps a mute, solo or override gain (`engine.engine`)."""
 
 Array = npt.NDArray[np.float64]
 
@@ -44,6 +54,7 @@ class Trace:
     rests: list[Span]
     stingers: list[tuple[float, str]]
     controls: dict[str, Array] = field(default_factory=dict)
+    bed_gain: Array | None = None  # the stingers' ducking of the bed (linear), None: 1
 
 
 def smoothed(times: Array, initial: float, changes: list[tuple[float, float]],
@@ -81,8 +92,52 @@ def _fade(times: Array, start: float, length: float, curve: str, rising: bool) -
     return np.array([fade_shape(curve, float(v)) for v in values])
 
 
+def stinger_frames(loaded: LoadedScore) -> dict[str, int]:
+    """Each stinger's length in samples, as the engine plays it (a stem's own length)."""
+    rate = loaded.sample_rate
+    out: dict[str, int] = {}
+    for name, spec in loaded.score.stingers.items():
+        if spec.stem is not None and spec.stem in loaded.stems:
+            out[name] = loaded.stems[spec.stem].frames
+        elif spec.length is not None:
+            out[name] = round(spec.length * rate)
+    return out
+
+
+def _bed_gain(score: Score, times: Array, rate: float,
+              starts: Mapping[tuple[str, int], list[float]],
+              frames: Mapping[str, int]) -> Array | None:
+    """The product of every stinger slot's ducking, as `StingerSlot.start` shapes it: the
+    duck opens over `duck_attack` at the stinger's start and closes over `duck_release`
+    from its end; a slot started again starts its envelope afresh."""
+    gain: Array | None = None
+    for (name, _slot), ats in starts.items():
+        spec = score.stingers[name]
+        if spec.duck >= 0:
+            continue
+        length = frames.get(name)
+        if length is None:
+            if spec.length is None:
+                raise ValueError(f"stinger {name!r} is a stem: pass its length in "
+                                 "stinger_frames (see trace.stinger_frames)")
+            length = round(spec.length * rate)
+        depth = 1.0 - db_to_amplitude(spec.duck)
+        duck = np.zeros_like(times)
+        for at in sorted(ats):
+            end = at + length / rate
+            envelope = _fade(times, at, spec.duck_attack, "linear", True) * \
+                _fade(times, end, spec.duck_release, "linear", False)
+            duck = np.where(times >= at, envelope, duck)
+        slot_gain = 1.0 - duck * depth
+        gain = slot_gain if gain is None else gain * slot_gain
+    return gain
+
+
 def build_trace(score: Score, actions: list[Action], sample_rate: int, duration: float,
-                step: float = 0.02) -> Trace:
+                step: float = 0.02, *, stinger_frames: Mapping[str, int] | None = None
+                ) -> Trace:
+    """`stinger_frames`: the length of stem stingers in samples (`stinger_frames(loaded)`);
+    patch stingers last their score `length`."""
     times = np.arange(0.0, duration, step)
     rate = float(sample_rate)
     initial = score.initial_parameters()
@@ -92,10 +147,15 @@ def build_trace(score: Score, actions: list[Action], sample_rate: int, duration:
     stingers: list[tuple[float, str]] = []
     rest_gain = np.ones_like(times)
     rest_start: StartRest | None = None
+    override_changes: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    duck_starts: dict[tuple[str, int], list[float]] = {}
     for action in actions:
-        if isinstance(action, SetParams):
+        if isinstance(action, _PARAM_ACTIONS):
             for name, value in action.values.items():
                 param_changes[name].append((action.at / rate, value))
+        elif isinstance(action, _LAYER_ACTIONS):
+            for key, value in action.values.items():
+                override_changes.setdefault(key, []).append((action.at / rate, value))
         elif isinstance(action, StartVoice):
             voices.setdefault((action.section, action.slot), []).append((action, None))
         elif isinstance(action, StopVoice):
@@ -104,6 +164,7 @@ def build_trace(score: Score, actions: list[Action], sample_rate: int, duration:
                 runs[-1] = (runs[-1][0], action)
         elif isinstance(action, StartStinger):
             stingers.append((action.at / rate, action.name))
+            duck_starts.setdefault((action.name, action.slot), []).append(action.at / rate)
         elif isinstance(action, StartRest):
             rest_start = action
             release = _fade(times, action.at / rate, action.release / rate, "s_curve", False)
@@ -142,5 +203,13 @@ def build_trace(score: Score, actions: list[Action], sample_rate: int, duration:
                                                             params.items()})
                                        for i in range(len(times))])
                     controls[f"{key}.{control}"] = values
+    bed_gain = _bed_gain(score, times, rate, duck_starts, stinger_frames or {})
+    for key, changes in override_changes.items():
+        name = f"{key[0]}.{key[1]}"
+        if name in layer_gains:
+            layer_gains[name] = layer_gains[name] * smoothed(times, 1.0, changes,
+                                                             OVERRIDE_RAMP_SECONDS)
+    if bed_gain is not None:
+        layer_gains = {key: gains * bed_gain for key, gains in layer_gains.items()}
     sections.sort(key=lambda span: span.start)
-    return Trace(times, params, layer_gains, sections, rests, stingers, controls)
+    return Trace(times, params, layer_gains, sections, rests, stingers, controls, bed_gain)

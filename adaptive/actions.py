@@ -1,12 +1,18 @@
 """What the conductor decides and the engine carries out: small immutable values in samples.
 
 `at` is always the first audible sample of the event (see `musical_time.first_sample`);
-grids keep their fractional origin so positions inside a voice stay exact.
+grids keep their fractional origin so positions inside a voice stay exact. `why` says which
+command or rule caused an event, for the log and the status; it never changes the sound.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from adaptive.ramps import Ramp
+
+LayerKey = tuple[str, str]
+"""(section, layer)"""
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,7 @@ class StartVoice:
     fade_in: int  # samples
     curve: str
     bridge: bool = False
+    why: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -34,11 +41,15 @@ class StopVoice:
 
 
 @dataclass(frozen=True)
-class SetParams:
-    """New parameter targets (clamped to their ranges); the graph smooths toward them."""
+class RampParams:
+    """Parameters move to new targets (clamped to their ranges), each by its ramp."""
 
     at: int
-    values: dict[str, float] = field(hash=False)
+    ramps: dict[str, Ramp] = field(hash=False)
+
+    @property
+    def values(self) -> dict[str, float]:
+        return {name: ramp.target for name, ramp in self.ramps.items()}
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,7 @@ class StartStinger:
     at: int
     name: str
     slot: int
+    why: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,8 @@ class StartRest:
 
     at: int
     release: int
+    stop: bool = False  # a transport stop rather than a musical rest
+    why: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -62,14 +76,23 @@ class EndRest:
 
     at: int
     fade_in: int
+    why: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
-class SetLayerGains:
-    """Performer overrides: a multiplier per (section, layer) that changed."""
+class RampLayers:
+    """Performer overrides: a multiplier per (section, layer) that changed, each by its ramp."""
 
     at: int
-    values: dict[tuple[str, str], float] = field(hash=False)
+    ramps: dict[LayerKey, Ramp] = field(hash=False)
+
+    @property
+    def values(self) -> dict[LayerKey, float]:
+        return {key: ramp.target for key, ramp in self.ramps.items()}
 
 
-Action = StartVoice | StopVoice | SetParams | StartStinger | StartRest | EndRest | SetLayerGains
+Action = StartVoice | StopVoice | RampParams | StartStinger | StartRest | EndRest | RampLayers
+
+CONTROL_ACTIONS = (RampParams, RampLayers)
+"""Actions that move values rather than start events: the driver holds them until the
+ramps they replace are complete or their block is next (see `runtime.driver`)."""

@@ -45,6 +45,25 @@ def pick(choice: Choice, sections: Mapping[str, Section], parameters: Mapping[st
     return None
 
 
+def explain(choice: Choice, sections: Mapping[str, Section],
+            parameters: Mapping[str, Parameter], values: Mapping[str, float],
+            current: str | None, target: str) -> str:
+    """Why the parameters picked `target`, for the log: the rule and the values it saw."""
+    picked = "a rest" if target == REST else target
+    if choice.mode == "rules":
+        for index, rule in enumerate(choice.rules):
+            if (REST if rule.rest else rule.section) != target:
+                continue
+            ranges = ", ".join(f"{name} {values[name]:.2f} in [{low:g}, {high:g}]"
+                               for name, (low, high) in rule.when.items())
+            return f"choice rule {index} picked {picked}" + (f" ({ranges})" if ranges else
+                                                            " (the fallback)")
+    if choice.mode == "nearest":
+        point = ", ".join(f"{name} {values[name]:.2f}" for name in sorted(values))
+        return f"nearest mood to ({point}) is {picked}"
+    return f"choice picked {picked}"
+
+
 @dataclass
 class Debounce:
     """Tracks a pick that must hold for `dwell_samples` before it is acted upon."""

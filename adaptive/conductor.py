@@ -3,36 +3,45 @@
 Theory of operation
 -------------------
 Time is a sample count supplied by the caller (`advance(until)`), never read from a clock,
-so offline renders, live playback and tests drive the same logic. Commands are submitted
-with the sample at which they take effect. When time reaches a command, the conductor
-*plans*: it finds the sync point on the playing section's grid and queues the actions that
-realise the move (stop the source with its fade, start a bridge, start the destination).
-Queued actions are *released* to the engine once they fall inside the caller's horizon;
-until then a newer command may replace the plan (the latest musical decision wins). Once
-any action of a plan is released, the plan is committed and later moves start from its
-destination.
+so offline renders, live playback, `state_at` and tests drive the same logic. Commands are
+submitted with the sample at which they take effect. When time reaches a command, the
+conductor *plans*: it finds the sync point on the playing section's grid and queues the
+actions that realise the move (stop the source with its fade, start a bridge, start the
+destination). Queued actions are *released* to the engine once they fall inside the
+caller's horizon; until then a newer command may replace the plan (the latest musical
+decision wins). Once any action of a plan is released, the plan is committed and later
+moves start from its destination.
 
-Section choice by parameters goes through a debounce (`choice.Debounce`): a new pick acts
-only after it has held for the score's dwell time.
+Parameters and performer overrides move by `ramps.Ramp`s planned here, so what the graph
+computes and what `state` reports are the same numbers. Released actions are remembered
+(per voice slot, per rest) so `state(sample)` can say what is sounding at any sample up to
+the horizon. Section choice by parameters goes through a debounce (`choice.Debounce`).
+
+Planning lives in `planning`-style methods below, slot bookkeeping in `slots`, and the
+command vocabulary maps to handlers through one table (`_HANDLERS`).
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from adaptive.actions import (
     Action,
     EndRest,
-    SetLayerGains,
-    SetParams,
+    LayerKey,
+    RampLayers,
+    RampParams,
     StartRest,
     StartStinger,
     StartVoice,
     StopVoice,
 )
-from adaptive.choice import REST, Debounce, pick
+from adaptive.choice import REST, Debounce, explain, pick
 from adaptive.commands import (
     Command,
     GoToSection,
@@ -45,27 +54,33 @@ from adaptive.commands import (
     Rest,
     Resume,
     SetParam,
+    SetParams,
     SetState,
     Stop,
 )
-from adaptive.commands import (
-    SetParams as SetParamsCommand,
-)
+from adaptive.curves import MIN_SMOOTHING
 from adaptive.errors import CommandError
 from adaptive.musical_time import Grid, Unit, first_sample
 from adaptive.overrides import LayerOverrides
+from adaptive.ramps import Ramp
 from adaptive.score.model import DestinationStart, Quantize, Score
+from adaptive.slots import SLOTS_PER_SECTION, STINGER_SLOTS, SlotAllocator, SlotKey
+from adaptive.snapshot import MusicState, Pending, SoundingVoice
 
-SLOTS_PER_SECTION = 2
-"""Two voices per section let a section cross-fade into itself."""
+__all__ = ["SLOTS_PER_SECTION", "STINGER_SLOTS", "Bed", "Carry", "Conductor"]
 
-STINGER_SLOTS = 2
 END_FADE_SECONDS = 0.005
 """A play-once section is faded over 5 ms at its end, so a stem that ends loud never clicks."""
 
 DECLICK_SECONDS = 0.003
 """Shortest fade-out of sounding audio (a voice cut, a rest, a re-entry): a hard cut of a
 loud signal is a click. Starts are not faded: a destination's first sample must sound."""
+
+OVERRIDE_RAMP_SECONDS = 0.02
+"""Mutes, solos and override gains ramp over 20 ms: fast, and never a click."""
+
+RECENT_ACTIONS = 256
+"""Released actions remembered for `state` (rests, stingers, pending starts)."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +110,7 @@ class _Plan:
     actions: list[Action]
     bed_before: Bed | None
     bed_after: Bed | None
-    slots_before: dict[tuple[str, int], float]
+    slots_before: dict[SlotKey, float]
     committed: bool = False
 
 
@@ -113,53 +128,74 @@ class _Queued:
     plan: object = field(compare=False)
 
 
+@dataclass
+class _Run:
+    """A voice's latest released start (and stop), for `state`."""
+
+    start: StartVoice
+    stop: StopVoice | None = None
+
+
+Handler = Callable[["Conductor", Any, int, str], None]
+
+
 class Conductor:
     """Turns commands into actions for one score at one sample rate."""
 
     def __init__(self, score: Score, sample_rate: int, start: int = 0,
-                 carry: Carry | None = None, keep_released: bool = True) -> None:
+                 carry: Carry | None = None, keep_released: bool = True,
+                 reserved: Mapping[SlotKey, float] | None = None) -> None:
         """`carry` continues another conductor's music (a hot reload): its parameters, and
         its section at the same bar position if this score has a section of that name.
         `keep_released` records every released action in `released` (a render's trace); a
-        live server runs for hours and thousands of messages a second, so it does not."""
+        live server runs for hours and thousands of messages a second, so it does not.
+        `reserved`: voice slots still sounding for a conductor this one takes over from."""
         self.keep_released = keep_released
         self.score = score
         self.sample_rate = sample_rate
         self.params: dict[str, float] = score.initial_parameters()
+        """Parameter targets (what the music is moving to)."""
         if carry is not None:
             self.params.update({name: score.parameters[name].clamp(value)
                                 for name, value in carry.params.items()
                                 if name in score.parameters})
+        self.param_ramps: dict[str, Ramp] = {name: Ramp.constant(value)
+                                             for name, value in self.params.items()}
         self.now = start
         self.released: list[Action] = []
         self.resting = False
+        self.stopped = False
         self.overrides = LayerOverrides(score)
+        self.layer_ramps: dict[LayerKey, Ramp] = {}
         self.rejected: list[tuple[int, Command, str]] = []
         """Commands that could not apply (unknown names): the caller logs and counts them."""
-        self._inputs: list[tuple[int, int, Command]] = []
+        self._inputs: list[tuple[int, int, Command, str]] = []
         self._queue: list[_Queued] = []
         self._order = 0
-        self._slot_free_at: dict[tuple[str, int], float] = {}
+        self._slots = SlotAllocator(SLOTS_PER_SECTION, reserved)
         self._plan: _Plan | None = None
         self._rest_plan: _RestPlan | None = None
         self._stinger_turn: dict[str, int] = {}
         self._debounce = Debounce(round(score.choice.dwell * sample_rate))
         self._declick = round(DECLICK_SECONDS * sample_rate)
+        self._runs: dict[SlotKey, _Run] = {}
+        self._recent: deque[Action] = deque(maxlen=RECENT_ACTIONS)
         first = self._initial_section()
         origin = float(start)
         if carry is not None and carry.section in score.sections:
             first, origin = carry.section, carry.origin
         self._debounce.acted = first
         self.bed: Bed | None = None
-        self._queue_action(SetParams(start, dict(self.params)), None)
-        self._start_bed(first, start, origin)
+        self._queue_action(RampParams(start, dict(self.param_ramps)), None)
+        self._start_bed(first, start, origin, "the score's first section")
 
     # ------------------------------------------------------------------ inputs
 
-    def submit(self, command: Command, at: int) -> None:
-        """Queue a command taking effect at sample `at` (clamped to the present)."""
+    def submit(self, command: Command, at: int, why: str = "") -> None:
+        """Queue a command taking effect at sample `at` (clamped to the present). `why`
+        names its source for the log ("OSC", "timeline cue 4")."""
         self._order += 1
-        heapq.heappush(self._inputs, (max(at, self.now), self._order, command))
+        heapq.heappush(self._inputs, (max(at, self.now), self._order, command, why))
 
     def advance(self, until: int) -> list[Action]:
         """Process everything due before `until`; return the actions released to the engine.
@@ -184,9 +220,11 @@ class Conductor:
                 continue
             self.now = max(self.now, int(when))
             if next_input <= next_choice:
-                _, _, command = heapq.heappop(self._inputs)
+                _, _, command, why = heapq.heappop(self._inputs)
                 try:
-                    self._apply(command, self.now)
+                    kind = type(command)
+                    _HANDLERS[kind](self, command, self.now,
+                                    why if kind in _CONTROL_COMMANDS else _describe(command, why))
                 except CommandError as error:
                     self.rejected.append((self.now, command, str(error)))
             else:
@@ -197,59 +235,84 @@ class Conductor:
 
     def _release(self, item: _Queued) -> Action:
         self._commit(item.plan)
-        if isinstance(item.action, EndRest):
+        action = item.action
+        self._recent.append(action)
+        if isinstance(action, StartVoice):
+            self._runs[(action.section, action.slot)] = _Run(action)
+            if not action.bridge:
+                self._continue_after_play_once()
+        elif isinstance(action, StopVoice):
+            run = self._runs.get((action.section, action.slot))
+            if run is not None:
+                run.stop = action
+        elif isinstance(action, EndRest):
             self.resting = False
-        if isinstance(item.action, StartVoice) and not item.action.bridge:
-            self._continue_after_play_once()
-        return item.action
+        return action
 
     # ------------------------------------------------------------ commands
 
-    def _apply(self, command: Command, now: int) -> None:
-        if isinstance(command, SetParam):
-            self._set_params({command.name: command.value}, now)
-        elif isinstance(command, SetParamsCommand):
-            self._set_params(command.values, now)
-        elif isinstance(command, SetState):
-            if command.name not in self.score.states:
-                raise CommandError(f"unknown state {command.name!r}")
-            self._set_params(self.score.states[command.name], now)
-        elif isinstance(command, GoToSection):
-            self._require_section(command.name)
-            self._transition(command.name, now, command.when)
-        elif isinstance(command, PlayStinger):
-            self._stinger(command.name, now)
-        elif isinstance(command, Rest):
-            self._rest(now, command.beats, command.bars)
-        elif isinstance(command, Resume):
-            if command.section is not None:
-                self._require_section(command.section)
-            self._resume(now, command.section)
-        elif isinstance(command, Stop):
-            self._rest(now, None, None, when=Quantize.IMMEDIATE)
-        elif isinstance(command, Play):
-            self._resume(now, None)
-        elif isinstance(command, LayerMute | LayerSolo | LayerGain | LayerAuto):
-            before = self.overrides.multipliers()
-            self.overrides.apply(command)
-            changed = {key: value for key, value in self.overrides.multipliers().items()
-                       if before[key] != value}
-            if changed:
-                self._queue_action(SetLayerGains(now, changed), None)
+    def _on_param(self, command: SetParam, now: int, why: str) -> None:
+        self._set_params({command.name: command.value}, now)
+
+    def _on_params(self, command: SetParams, now: int, why: str) -> None:
+        self._set_params(command.values, now)
+
+    def _on_state(self, command: SetState, now: int, why: str) -> None:
+        if command.name not in self.score.states:
+            raise CommandError(f"unknown state {command.name!r}")
+        self._set_params(self.score.states[command.name], now)
+
+    def _on_section(self, command: GoToSection, now: int, why: str) -> None:
+        self._require_section(command.name)
+        self._transition(command.name, now, command.when, why=why)
+
+    def _on_stinger(self, command: PlayStinger, now: int, why: str) -> None:
+        self._stinger(command.name, now, why)
+
+    def _on_rest(self, command: Rest, now: int, why: str) -> None:
+        self._rest(now, command.beats, command.bars, why=why)
+
+    def _on_resume(self, command: Resume, now: int, why: str) -> None:
+        if command.section is not None:
+            self._require_section(command.section)
+        self._resume(now, command.section, why)
+
+    def _on_stop(self, command: Stop, now: int, why: str) -> None:
+        self._rest(now, None, None, when=Quantize.IMMEDIATE, why=why, stop=True)
+
+    def _on_play(self, command: Play, now: int, why: str) -> None:
+        self._resume(now, None, why)
+
+    def _on_layer(self, command: LayerMute | LayerSolo | LayerGain | LayerAuto, now: int,
+                  why: str) -> None:
+        before = self.overrides.multipliers()
+        self.overrides.apply(command)
+        length = max(1, round(OVERRIDE_RAMP_SECONDS * self.sample_rate))
+        ramps: dict[LayerKey, Ramp] = {}
+        for key, value in self.overrides.multipliers().items():
+            if before[key] != value:
+                current = self.layer_ramps.get(key, Ramp.constant(before[key]))
+                ramps[key] = current.retarget(now, value, length)
+        if ramps:
+            self.layer_ramps.update(ramps)
+            self._queue_action(RampLayers(now, ramps), None)
 
     def _require_section(self, name: str) -> None:
         if name not in self.score.sections:
             raise CommandError(f"unknown section {name!r}")
 
-    def _set_params(self, values: dict[str, float], now: int) -> None:
-        clamped: dict[str, float] = {}
+    def _set_params(self, values: Mapping[str, float], now: int) -> None:
+        ramps: dict[str, Ramp] = {}
         for name, value in values.items():
             spec = self.score.parameters.get(name)
             if spec is None:
                 raise CommandError(f"unknown parameter {name!r}")
-            clamped[name] = spec.clamp(value)
-        self.params.update(clamped)
-        self._queue_action(SetParams(now, clamped), None)
+            target = spec.clamp(value)
+            length = round(max(spec.smoothing, MIN_SMOOTHING) * self.sample_rate)
+            ramps[name] = self.param_ramps[name].retarget(now, target, length)
+            self.params[name] = target
+        self.param_ramps.update(ramps)
+        self._queue_action(RampParams(now, ramps), None)
         self._observe_choice(now)
 
     # -------------------------------------------------------------- choice
@@ -272,12 +335,14 @@ class Conductor:
         target = self._debounce.take(now)
         if target is None:
             return
+        why = explain(self.score.choice, self.score.sections, self.score.parameters,
+                      self.params, before, target)
         if target == REST:
-            self._rest(now, None, None)
+            self._rest(now, None, None, why=why)
         elif before == REST or self.resting:
-            self._resume(now, target)
+            self._resume(now, target, why)
         elif self.bed is None or self.bed.section != target:
-            self._transition(target, now, None)
+            self._transition(target, now, None, why=why)
 
     # ---------------------------------------------------------- transitions
 
@@ -289,22 +354,12 @@ class Conductor:
         spec = self.score.sections[section]
         return self._grid(section, 0.0).samples_per_bar * spec.bars
 
-    def _take_slot(self, section: str, at: int) -> int:
-        slots = [(self._slot_free_at.get((section, s), -math.inf), s)
-                 for s in range(SLOTS_PER_SECTION)]
-        free = [s for free_at, s in slots if free_at <= at]
-        slot = free[0] if free else min(slots)[1]
-        self._slot_free_at[(section, slot)] = math.inf
-        return slot
-
-    def _release_slot(self, section: str, slot: int, free_at: float) -> None:
-        self._slot_free_at[(section, slot)] = free_at
-
-    def _start_bed(self, section: str, at: int, origin: float | None = None) -> None:
+    def _start_bed(self, section: str, at: int, origin: float | None = None,
+                   why: str = "") -> None:
         origin = float(at) if origin is None else origin
-        slot = self._take_slot(section, at)
+        slot = self._slots.take(section, at)
         grid = self._grid(section, origin)
-        actions: list[Action] = [StartVoice(at, section, slot, origin, 0, "linear")]
+        actions: list[Action] = [StartVoice(at, section, slot, origin, 0, "linear", why=why)]
         bed = self._bed(section, slot, grid, at)
         self.bed = bed
         plan = _Plan(actions, None, bed, {})
@@ -336,11 +391,14 @@ class Conductor:
         plan = self._plan
         if plan is None or plan.committed:
             return
-        self._queue = [q for q in self._queue if q.plan is not plan]
-        heapq.heapify(self._queue)
+        self._drop_queued(lambda q: q.plan is plan)
         self.bed = plan.bed_before
-        self._slot_free_at = dict(plan.slots_before)
+        self._slots.restore(plan.slots_before)
         self._plan = None
+
+    def _drop_queued(self, matches: Callable[[_Queued], bool]) -> None:
+        self._queue = [q for q in self._queue if not matches(q)]
+        heapq.heapify(self._queue)
 
     def _sync_instant(self, bed: Bed, after: int, unit: Unit) -> float:
         spec = self.score.sections[bed.section]
@@ -351,14 +409,14 @@ class Conductor:
 
     def _transition(self, destination: str, now: int, when: Quantize | None,
                     start_override: DestinationStart | None = None,
-                    fades: bool = True) -> None:
+                    fades: bool = True, why: str = "") -> None:
         self._cancel_pending_plan()
         source = self.bed
-        slots_before = dict(self._slot_free_at)
+        slots_before = self._slots.snapshot()
         sr = self.sample_rate
         actions: list[Action] = []
         if source is None:
-            self._start_bed(destination, now)
+            self._start_bed(destination, now, why=why)
             return
         rule = self.score.transition(source.section, destination)
         unit: Unit = (when or rule.when).value
@@ -366,17 +424,18 @@ class Conductor:
         sync = first_sample(sync_instant)
         fade_out = max(round(rule.fade_out * sr) if fades else 0, self._declick)
         actions.append(StopVoice(sync, source.section, source.slot, fade_out, rule.curve.value))
-        self._release_slot(source.section, source.slot, sync + fade_out + 1)
+        self._slots.release(source.section, source.slot, sync + fade_out + 1)
         destination_instant = sync_instant
         if rule.bridge is not None:
-            bridge_slot = self._take_slot(rule.bridge, sync)
+            bridge_slot = self._slots.take(rule.bridge, sync)
             actions.append(StartVoice(sync, rule.bridge, bridge_slot, sync_instant,
-                                      round(rule.fade_in * sr), rule.curve.value, bridge=True))
+                                      round(rule.fade_in * sr), rule.curve.value, bridge=True,
+                                      why=f"bridge to {destination}: {why}"))
             destination_instant = sync_instant + self._length(rule.bridge)
             bridge_end = first_sample(destination_instant)
             tail = max(fade_out, round(END_FADE_SECONDS * sr))
             actions.append(StopVoice(bridge_end, rule.bridge, bridge_slot, tail, rule.curve.value))
-            self._release_slot(rule.bridge, bridge_slot, bridge_end + tail + 1)
+            self._slots.release(rule.bridge, bridge_slot, bridge_end + tail + 1)
         start_mode = start_override or rule.start
         origin = destination_instant
         if start_mode is DestinationStart.SAME_POSITION and rule.bridge is None:
@@ -386,9 +445,10 @@ class Conductor:
             bars %= self.score.sections[destination].bars
             origin = destination_instant - bars * dest_grid.samples_per_bar
         start = first_sample(destination_instant)
-        slot = self._take_slot(destination, start)
+        slot = self._slots.take(destination, start)
         fade_in = round(rule.fade_in * sr) if fades and rule.bridge is None else 0
-        actions.append(StartVoice(start, destination, slot, origin, fade_in, rule.curve.value))
+        actions.append(StartVoice(start, destination, slot, origin, fade_in, rule.curve.value,
+                                  why=why))
         bed = self._bed(destination, slot, self._grid(destination, origin), start)
         plan = _Plan(actions, source, bed, slots_before)
         for action in actions:
@@ -404,13 +464,13 @@ class Conductor:
         spec = self.score.sections[bed.section]
         if spec.next is not None:
             self._transition(spec.next, bed.end, Quantize.END, DestinationStart.BEGINNING,
-                             fades=False)
+                             fades=False, why=f"{bed.section} ended: its next is {spec.next}")
             return
         fade = round(END_FADE_SECONDS * self.sample_rate)
         stop = StopVoice(bed.end - fade, bed.section, bed.slot, fade, "linear")
-        plan = _Plan([stop], bed, None, dict(self._slot_free_at))
+        plan = _Plan([stop], bed, None, self._slots.snapshot())
         self._queue_action(stop, plan)
-        self._release_slot(bed.section, bed.slot, bed.end + 1)
+        self._slots.release(bed.section, bed.slot, bed.end + 1)
         self.bed = None
         self._plan = plan
 
@@ -420,7 +480,7 @@ class Conductor:
 
     # -------------------------------------------------------------- stingers
 
-    def _stinger(self, name: str, now: int) -> None:
+    def _stinger(self, name: str, now: int, why: str) -> None:
         spec = self.score.stingers.get(name)
         if spec is None:
             raise CommandError(f"unknown stinger {name!r}")
@@ -430,13 +490,14 @@ class Conductor:
             at = first_sample(self._sync_instant(sounding, now, spec.when.value))
         turn = self._stinger_turn.get(name, -1) + 1
         self._stinger_turn[name] = turn
-        self._queue_action(StartStinger(at, name, turn % STINGER_SLOTS), None)
+        self._queue_action(StartStinger(at, name, turn % STINGER_SLOTS, why=why), None)
 
     # ------------------------------------------------------------------ rests
 
     def _rest(self, now: int, beats: float | None, bars: float | None,
-              when: Quantize | None = None) -> None:
+              when: Quantize | None = None, why: str = "", stop: bool = False) -> None:
         if self.resting:
+            self.stopped = self.stopped or stop
             return
         settings = self.score.rests
         unit: Unit = (when or settings.when).value
@@ -444,48 +505,50 @@ class Conductor:
         instant = float(now) if sounding is None else self._sync_instant(sounding, now, unit)
         at = first_sample(instant)
         release = max(round(settings.release * self.sample_rate), self._declick)
-        actions: list[Action] = [StartRest(at, release)]
+        actions: list[Action] = [StartRest(at, release, stop=stop, why=why)]
         if (beats or bars) and sounding is not None:
             grid = sounding.grid
             length = (beats or 0.0) * grid.samples_per_beat + (bars or 0.0) * grid.samples_per_bar
             reentry = grid.next_instant(instant + length, settings.reenter)
-            actions.append(EndRest(first_sample(reentry), self._reentry_fade()))
+            actions.append(EndRest(first_sample(reentry), self._reentry_fade(),
+                                   why=f"the rest's {beats or bars} {'beats' if beats else 'bars'}"
+                                   " are over"))
         plan = _RestPlan(actions)
         for action in actions:
             self._queue_action(action, plan)
         self._rest_plan = plan
         self.resting = True
+        self.stopped = stop
 
-    def _resume(self, now: int, section: str | None) -> None:
+    def _resume(self, now: int, section: str | None, why: str = "") -> None:
         plan = self._rest_plan
+        self.stopped = False
         if plan is not None and not plan.committed:
             # the rest has not begun: resuming simply cancels it
-            self._queue = [q for q in self._queue if q.plan is not plan]
-            heapq.heapify(self._queue)
+            self._drop_queued(lambda q: q.plan is plan)
             self._rest_plan = None
             self.resting = False
             if section is not None and (self.bed is None or self.bed.section != section):
-                self._transition(section, now, None)
+                self._transition(section, now, None, why=why)
             return
         if not self.resting:
             if section is not None:
-                self._transition(section, now, None)
+                self._transition(section, now, None, why=why)
             return
         # drop an automatic re-entry that has not happened yet, then re-enter on a downbeat
-        self._queue = [q for q in self._queue if not isinstance(q.action, EndRest)]
-        heapq.heapify(self._queue)
+        self._drop_queued(lambda q: isinstance(q.action, EndRest))
         settings = self.score.rests
         if self.bed is None:
             at = now
             if section is not None:
-                self._start_bed(section, now)
+                self._start_bed(section, now, why=why)
         else:
             instant = self._sync_instant(self.bed, now, settings.reenter)
             at = first_sample(instant)
             if section is not None and section != self.bed.section:
                 self._transition(section, at, Quantize.IMMEDIATE, DestinationStart.BEGINNING,
-                                 fades=False)
-        self._queue_action(EndRest(at, self._reentry_fade()), self._rest_plan)
+                                 fades=False, why=why)
+        self._queue_action(EndRest(at, self._reentry_fade(), why=why), self._rest_plan)
 
     def _reentry_fade(self) -> int:
         return max(round(self.score.rests.fade_in * self.sample_rate), self._declick)
@@ -495,3 +558,158 @@ class Conductor:
     def _queue_action(self, action: Action, plan: object) -> None:
         self._order += 1
         heapq.heappush(self._queue, _Queued(action.at, self._order, action, plan))
+
+    # ------------------------------------------------------------------ state
+
+    def state(self, sample: int) -> MusicState:
+        """What is sounding at `sample` (at or before the horizon released so far).
+
+        Voices come from the released starts and stops; parameters and overrides from
+        their ramps; rests from released rest actions; pending from everything planned
+        after `sample`, released early or still queued."""
+        voices = []
+        for (section, slot), run in self._runs.items():
+            start, stop = run.start, run.stop
+            if start.at > sample:
+                continue
+            if stop is not None and stop.at + stop.fade_out <= sample:
+                continue
+            spec = self.score.sections[section]
+            grid = self._grid(section, start.origin)
+            position = sample - start.origin
+            if spec.loop:
+                position %= self._length(section)
+            bar, beat = grid.bar_and_beat(sample, spec.bars)
+            voices.append(SoundingVoice(section, slot, start.origin, start.at, start.bridge,
+                                        position, bar, beat,
+                                        stop.at if stop is not None else None, start.why))
+        resting = stopped = False
+        stingers: list[tuple[str, int]] = []
+        pending: list[Pending] = []
+        for action in self._recent:
+            if action.at > sample:
+                pending.append(_pending(action))
+            elif isinstance(action, StartRest):
+                resting, stopped = True, action.stop
+            elif isinstance(action, EndRest):
+                resting = stopped = False
+            elif isinstance(action, StartStinger):
+                length = self._stinger_length(action.name)
+                if sample < action.at + length:
+                    stingers.append((action.name, action.at))
+        pending.extend(_pending(q.action) for q in sorted(self._queue))
+        overrides = {key: ramp.value_at(sample) for key, ramp in self.layer_ramps.items()}
+        return MusicState(
+            sample=sample, voices=tuple(sorted(voices, key=lambda v: v.started)),
+            section=self.bed.section if self.bed is not None else None,
+            params={name: ramp.value_at(sample) for name, ramp in self.param_ramps.items()},
+            targets=dict(self.params), resting=resting, stopped=stopped,
+            layer_overrides={k: v for k, v in overrides.items() if v != 1.0},
+            stingers=tuple(stingers), pending=tuple(pending))
+
+    def _stinger_length(self, name: str) -> int:
+        spec = self.score.stingers[name]
+        return round((spec.length or 0.0) * self.sample_rate) if spec.patch else 0
+
+    # ------------------------------------------------------------------ seek
+
+    def hand_over(self, at: int, fade: int) -> tuple[list[Action], dict[SlotKey, float]]:
+        """Stop everything this conductor plays or has scheduled from `at` (a seek): the
+        stops, and the slots that stay busy until their fade-out is over."""
+        actions: list[Action] = []
+        reserved: dict[SlotKey, float] = {}
+        for (section, slot), run in self._runs.items():
+            stop = run.stop
+            if stop is not None and stop.at + stop.fade_out <= at:
+                continue
+            actions.append(StopVoice(at, section, slot, fade, "equal_power"))
+            reserved[(section, slot)] = at + fade + 1
+        self._queue.clear()
+        self._inputs.clear()
+        return actions, reserved
+
+    def enter_at(self, at: int, fade: int, previous: Conductor) -> list[Action]:
+        """Make this (replayed) conductor's music sound from `at`, cross-fading from what
+        `previous` was playing: its voices restarted at their positions with a fade-in, its
+        parameters and overrides ramped from the values heard, its rest state."""
+        actions: list[Action] = []
+        for run in self._runs.values():
+            start, stop = run.start, run.stop
+            if start.at >= at or (stop is not None and stop.at < at):
+                continue  # not sounding yet (still queued), or fading out already
+            entry = StartVoice(at, start.section, start.slot, start.origin, fade,
+                               "equal_power", start.bridge, why=f"seek: {start.why}")
+            run.start = entry
+            actions.append(entry)
+            if stop is not None:
+                actions.append(stop)  # a restarted voice forgets its planned fade-out
+        param_ramps = {}
+        for name, ramp in self.param_ramps.items():
+            heard = previous.param_ramps.get(name, ramp).value_at(at - 1)
+            param_ramps[name] = ramp if ramp.end >= at + fade else \
+                Ramp(at, max(fade, 1), heard, ramp.target)
+        self.param_ramps.update(param_ramps)
+        actions.append(RampParams(at, param_ramps))
+        layer_ramps = {}
+        for key in set(self.layer_ramps) | set(previous.layer_ramps):
+            ramp = self.layer_ramps.get(key, Ramp.constant(1.0))
+            heard = previous.layer_ramps.get(key, Ramp.constant(1.0)).value_at(at - 1)
+            layer_ramps[key] = ramp if ramp.end >= at + fade else \
+                Ramp(at, max(fade, 1), heard, ramp.target)
+        if layer_ramps:
+            self.layer_ramps.update(layer_ramps)
+            actions.append(RampLayers(at, layer_ramps))
+        state = self.state(at - 1)
+        if state.resting:
+            actions.append(StartRest(at, max(fade, 1), stop=state.stopped, why="seek"))
+        else:
+            actions.append(EndRest(at, max(fade, 1), why="seek"))
+        self.now = max(self.now, at)
+        return actions
+
+
+def _pending(action: Action) -> Pending:
+    if isinstance(action, StartVoice):
+        return Pending(action.at, "bridge" if action.bridge else "section", action.section,
+                       action.why)
+    if isinstance(action, StopVoice):
+        return Pending(action.at, "stop_voice", action.section)
+    if isinstance(action, StartRest):
+        return Pending(action.at, "stop" if action.stop else "rest", None, action.why)
+    if isinstance(action, EndRest):
+        return Pending(action.at, "resume", None, action.why)
+    if isinstance(action, StartStinger):
+        return Pending(action.at, "stinger", action.name, action.why)
+    if isinstance(action, RampParams):
+        return Pending(action.at, "params", ",".join(action.ramps))
+    return Pending(action.at, "layers", ",".join(f"{s}.{n}" for s, n in action.ramps))
+
+
+def _describe(command: Command, source: str) -> str:
+    """A command as the log says why the music moved: 'OSC: section chase'."""
+    fields = command.model_dump(exclude={"cmd"}, exclude_none=True)
+    detail = " ".join(str(value) for value in fields.values())
+    text = f"{command.cmd} {detail}".strip()
+    return f"{source}: {text}" if source else text
+
+
+_CONTROL_COMMANDS = frozenset({SetParam, SetParams, SetState, LayerMute, LayerSolo, LayerGain,
+                               LayerAuto})
+"""Commands that move values: no reason text is built for them (they arrive in floods)."""
+
+_HANDLERS: dict[type, Handler] = {
+    SetParam: Conductor._on_param,
+    SetParams: Conductor._on_params,
+    SetState: Conductor._on_state,
+    GoToSection: Conductor._on_section,
+    PlayStinger: Conductor._on_stinger,
+    Rest: Conductor._on_rest,
+    Resume: Conductor._on_resume,
+    Stop: Conductor._on_stop,
+    Play: Conductor._on_play,
+    LayerMute: Conductor._on_layer,
+    LayerSolo: Conductor._on_layer,
+    LayerGain: Conductor._on_layer,
+    LayerAuto: Conductor._on_layer,
+}
+"""The command vocabulary → its handler: one table, checked complete by a test."""

@@ -1,8 +1,9 @@
 """Offline rendering: a score and a timeline in, samples out, bit-identical every time.
 
-The same conductor and engine as live playback run here, with pyo in manual mode: Python
-advances the graph block by block, releases the conductor's actions a little ahead of the
-audio (`LOOKAHEAD_BLOCKS`), and the graph places them on their exact samples. Audio leaves
+The same conductor, driver policy and engine as live playback run here, with pyo in manual
+mode: Python advances the graph block by block, the driver (`runtime.driver`) writes the
+conductor's actions a little ahead of the audio (`LOOKAHEAD_BLOCKS`), and the graph places
+them on their exact samples. Audio leaves
 in fixed chunks recorded inside the graph, so an hour-long render needs little memory.
 """
 
@@ -25,6 +26,7 @@ from adaptive.actions import Action
 from adaptive.commands import Command
 from adaptive.conductor import Conductor
 from adaptive.engine.engine import Engine, import_pyo
+from adaptive.runtime.driver import Driver
 from adaptive.score.load import LoadedScore
 
 BLOCK = 256
@@ -52,9 +54,10 @@ class RenderResult:
 
 
 @contextmanager
-def manual_server(pyo: ModuleType, sample_rate: int, seed: int) -> Iterator[Any]:
+def manual_server(pyo: ModuleType, sample_rate: int, seed: int, block: int = BLOCK
+                  ) -> Iterator[Any]:
     """A booted pyo server advanced by hand; pyo allows only one per process at a time."""
-    server = pyo.Server(sr=sample_rate, nchnls=2, buffersize=BLOCK, audio="manual", duplex=0)
+    server = pyo.Server(sr=sample_rate, nchnls=2, buffersize=block, audio="manual", duplex=0)
     server.setVerbosity(1)
     server.boot()
     server.setGlobalSeed(seed)
@@ -68,8 +71,10 @@ def manual_server(pyo: ModuleType, sample_rate: int, seed: int) -> Iterator[Any]
 class _Capture:
     """Records the output into a chunk-sized table inside the graph and hands chunks out."""
 
-    def __init__(self, pyo: ModuleType, output: Any, sample_rate: int) -> None:
-        self.frames = CHUNK_BLOCKS * BLOCK
+    def __init__(self, pyo: ModuleType, output: Any, sample_rate: int, block: int) -> None:
+        self.block = block
+        self.blocks = max(1, CHUNK_BLOCKS * BLOCK // block)
+        self.frames = self.blocks * block
         self._table = pyo.NewTable(length=self.frames / sample_rate, chnls=2)
         assert self._table.getSize() == self.frames
         self._recorder = pyo.TableRec(output, self._table).stop()
@@ -81,14 +86,14 @@ class _Capture:
 
     def after_block(self) -> Audio | None:
         self._blocks += 1
-        if self._blocks < CHUNK_BLOCKS:
+        if self._blocks < self.blocks:
             return None
         return self.take()
 
     def take(self) -> Audio:
         channels = [np.frombuffer(self._table.getBuffer(c), dtype=np.float64)
                     for c in range(2)]
-        frames = self._blocks * BLOCK
+        frames = self._blocks * self.block
         chunk = np.stack([c[:frames] for c in channels], axis=1).astype(np.float32)
         self.arm()
         return chunk
@@ -126,22 +131,36 @@ class Progress:
             self.stream.flush()
 
 
+Seek = tuple[int, int]
+"""(performance sample, sample of the command history): from the first, play the second."""
+
+
 def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int, *,
            sink: ChunkSink | None = None, keep_audio: bool = True, seed: int = 1,
-           progress: Progress | None = None) -> RenderResult:
-    """Render `frames` samples of the score driven by (sample, command) pairs."""
+           progress: Progress | None = None, block: int = BLOCK,
+           seeks: list[Seek] | None = None) -> RenderResult:
+    """Render `frames` samples of the score driven by (sample, command) pairs.
+
+    `seeks` jump within the commands' history as a film's transport would: at each
+    performance sample, the music becomes what the history implies at the target sample.
+    """
     rate = loaded.sample_rate
     pyo = import_pyo()
     chunks: list[Audio] = []
-    with manual_server(pyo, rate, seed) as server:
+    actions: list[Action] = []
+    pending_seeks = sorted(seeks or [])
+    with manual_server(pyo, rate, seed, block) as server:
         engine = Engine(pyo, loaded, seed)
-        capture = _Capture(pyo, engine.output, rate)
+        capture = _Capture(pyo, engine.output, rate, block)
         server.start()
-        for _ in range(WARMUP_BLOCKS):
+        warmup = -(-WARMUP_BLOCKS * BLOCK // block)
+        for _ in range(warmup):
             server.process()
         conductor = Conductor(loaded.score, rate)
-        for at, command in commands:
-            conductor.submit(command, at)
+        for index, (at, command) in enumerate(commands):
+            conductor.submit(command, at, why=f"cue {index}")
+        driver = Driver(conductor, engine, block, max(LOOKAHEAD_BLOCKS, -(-2 * BLOCK // block)),
+                        on_applied=actions.append)
         engine.start()
         capture.arm()
         started = time.perf_counter()
@@ -160,25 +179,28 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
 
         block_start = 0
         while block_start < frames:
-            for action in conductor.advance(block_start + BLOCK * LOOKAHEAD_BLOCKS):
-                engine.apply(action)
+            while pending_seeks and pending_seeks[0][0] < block_start + 2 * block:
+                at, target = pending_seeks.pop(0)
+                driver.seek(loaded.score, commands, target, max(at, block_start))
+            driver.pump(block_start)
             engine.housekeeping(block_start)
             server.process()
-            block_start += BLOCK
+            block_start += block
             chunk = capture.after_block()
             if chunk is not None:
                 emit(chunk)
         if done < frames:
             emit(capture.take())
         seconds = time.perf_counter() - started
+        rejected = driver.conductor.rejected
         # free every audio object while its server is alive: pyo crashes when objects of
         # a shut-down server are collected after a new server has booted
-        del engine, capture
+        del engine, capture, driver
         gc.collect()
     if progress is not None:
         progress.finish()
     audio = np.concatenate(chunks) if keep_audio and chunks else None
-    return RenderResult(rate, frames, conductor.released, conductor.rejected, seconds, audio)
+    return RenderResult(rate, frames, actions, rejected, seconds, audio)
 
 
 def render_to_file(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int,

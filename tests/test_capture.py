@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from adaptive.actions import SetLayerGains
+from adaptive.actions import RampLayers
 from adaptive.engine.capture import captured_objects
 from adaptive.engine.engine import Engine, import_pyo
 from adaptive.engine.graph import SampleCounter
+from adaptive.ramps import Ramp
 from adaptive.render import BLOCK, manual_server
 from adaptive.score.load import load_score
 from tests.audio import write_sine
@@ -108,11 +109,11 @@ def test_override_made_while_a_reload_builds_stays_with_the_playing_engine(
     worker.start()
     try:
         assert module.BUILDING.wait(10)
-        playing.apply(SetLayerGains(0, {("a", "s"): 0.5}))
+        playing.apply(RampLayers(0, {("a", "s"): Ramp(0, 960, 1.0, 0.5)}))
     finally:
         module.GO.set()
         worker.join(10)
-    override = playing.overrides[("a", "s")]
+    override = playing.overrides[("a", "s")].signal
     assert not _contains(built["engine"]._objects, override)
     assert _contains(playing._objects, override)
     built["engine"].silence_all()

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from adaptive.actions import (
     EndRest,
-    SetLayerGains,
-    SetParams,
+    RampLayers,
+    RampParams,
     StartRest,
     StartStinger,
     StartVoice,
@@ -182,10 +182,10 @@ def test_rests_resume_params_states_and_overrides() -> None:
     rest = next(a for a in actions if isinstance(a, StartRest))
     end = next(a for a in actions if isinstance(a, EndRest))
     assert rest.at == math.ceil(bar) and end.at == math.ceil(2 * bar)
-    params = [a.values for a in actions if isinstance(a, SetParams)]
+    params = [a.values for a in actions if isinstance(a, RampParams)]
     assert {"tension": 1.0} in params  # clamped
     assert params[-1] == {"tension": 0.9, "arousal": 0.8}
-    gains = next(a for a in actions if isinstance(a, SetLayerGains))
+    gains = next(a for a in actions if isinstance(a, RampLayers))
     assert gains.values == {("a", "x"): 0.0}
     assert [message for _, _, message in conductor.rejected] == ["unknown section 'nowhere'"]
 

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from adaptive.curves import MIN_SMOOTHING, curve_values, fade_shape, gain_curve_amplitudes
+from adaptive import ramps
+from adaptive.curves import curve_values, fade_shape, gain_curve_amplitudes
 from adaptive.score.model import Parameter
 
 PyoObject = Any
@@ -124,39 +125,76 @@ class Envelope:
         self.fade_out.reset()
 
 
-class ParameterBus:
-    """One smoothed signal per score parameter, normalised to [0, 1].
+class ScheduledValue:
+    """A control value that moves on its exact sample: a `ramps.Ramp` computed in the graph.
 
-    Smoothing is a linear ramp over the parameter's smoothing time (pyo's `SigTo`), so the
-    music reaches a new value exactly `smoothing` seconds after it is set; never shorter
-    than MIN_SMOOTHING, so a jump of a gain is never a click. Curves over a parameter are
+    Python writes a ramp's four numbers ahead of time; the graph computes
+    ``start_value + (target - start_value) * progress`` per sample from the counter, so a
+    parameter change scheduled for sample S first sounds on S whatever the block size,
+    offline and live. The registers are written in an order that keeps every intermediate
+    state on the old value while the old ramp is complete (see `schedule`).
+    """
+
+    def __init__(self, pyo: ModuleType, counter: SampleCounter, initial: float) -> None:
+        self._from = pyo.Sig(initial)
+        self._to = pyo.Sig(initial)
+        self._progress = Ramp(pyo, counter)
+        self.signal: PyoObject = self._from + (self._to - self._from) * self._progress.signal
+        self.ramp = ramps.Ramp.constant(initial)
+        # written on every parameter message: the C objects' setters, not pyo's checked
+        # Python wrappers (a tenth of the cost; the values are floats already)
+        self._set_from = self._from._base_objs[0].setValue
+        self._set_to = self._to._base_objs[0].setValue
+        self._set_start = self._progress.start_sig._base_objs[0].setValue
+        self._set_rate = self._progress.rate_sig._base_objs[0].setValue
+
+    def schedule(self, ramp: ramps.Ramp) -> None:
+        """Replace the current ramp. With the old ramp complete, the output stays on its
+        target until `ramp.start` however the audio thread interleaves with these writes:
+        `from` is irrelevant at progress 1, then the start moves ahead (progress 0: `from`),
+        and `to` and the rate only matter once the new start is reached."""
+        self._set_from(float(ramp.start_value))
+        self._set_start(float(ramp.start) - 1.0)
+        self._set_rate(1.0 / ramp.length)
+        self._set_to(float(ramp.target))
+        self.ramp = ramp
+
+
+class ParameterBus:
+    """One signal per score parameter, normalised to [0, 1], moving by scheduled ramps.
+
+    The conductor plans each change as a `ramps.Ramp` over the parameter's smoothing time
+    (never shorter than MIN_SMOOTHING, so a jump of a gain is never a click); the bus writes
+    it into the graph, where it starts on its exact sample. Curves over a parameter are
     lookup tables read at audio rate, shared by every voice that uses the same curve.
     """
 
-    def __init__(self, pyo: ModuleType, parameters: Mapping[str, Parameter],
-                 initial: Mapping[str, float]) -> None:
+    def __init__(self, pyo: ModuleType, counter: SampleCounter,
+                 parameters: Mapping[str, Parameter], initial: Mapping[str, float]) -> None:
         self._pyo = pyo
         self.specs = dict(parameters)
+        self.values: dict[str, ScheduledValue] = {}
         self.signals: dict[str, PyoObject] = {}
         self._indexes: dict[str, PyoObject] = {}
         self._lookups: dict[tuple[str, tuple[tuple[float, float], ...], bool], PyoObject] = {}
-        self._setters: dict[str, Any] = {}
-        for name, spec in parameters.items():
-            start = self.normalise(name, initial[name])
-            self.signals[name] = pyo.SigTo(start, time=max(spec.smoothing, MIN_SMOOTHING),
-                                           init=start)
-            # a parameter changes on every message: the C object's setter, not pyo's
-            # checked Python wrapper (a tenth of the cost; the value is a float already)
-            self._setters[name] = self.signals[name]._base_objs[0].setValue
-            self._indexes[name] = pointer_index(pyo, self.signals[name], CURVE_POINTS)
+        for name in parameters:
+            value = ScheduledValue(pyo, counter, self.normalise(name, initial[name]))
+            self.values[name] = value
+            self.signals[name] = value.signal
+            self._indexes[name] = pointer_index(pyo, value.signal, CURVE_POINTS)
 
     def normalise(self, name: str, value: float) -> float:
         spec = self.specs[name]
         return (spec.clamp(value) - spec.min) / (spec.max - spec.min)
 
-    def set(self, values: Mapping[str, float]) -> None:
-        for name, value in values.items():
-            self._setters[name](self.normalise(name, value))
+    def schedule(self, ramps_by_name: Mapping[str, ramps.Ramp]) -> None:
+        """Write planned ramps (in the parameters' own units) into the graph."""
+        for name, ramp in ramps_by_name.items():
+            spec = self.specs[name]
+            low, span = spec.min, spec.max - spec.min
+            self.values[name].schedule(ramps.Ramp(ramp.start, ramp.length,
+                                                  (ramp.start_value - low) / span,
+                                                  (ramp.target - low) / span))
 
     def lookup(self, name: str, points: Sequence[tuple[float, float]], gain: bool
                ) -> PyoObject:

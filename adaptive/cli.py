@@ -105,10 +105,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from adaptive.live.session import ServeConfig, serve
 
     score = Path(args.score) if args.score else demo_paths()[0]
+    connect: list[str] | None = None  # the physical playback ports
+    if args.jack_connect is not None:
+        connect = [] if args.jack_connect.strip() == "none" else \
+            [p.strip() for p in args.jack_connect.split(",") if p.strip()]
     audio = AudioConfig(backend=args.audio, sample_rate=args.sample_rate, block=args.block,
                         device=args.device, jack_name=args.jack_name,
-                        jack_server=args.jack_server,
-                        jack_connect=[p for p in (args.jack_connect or "").split(",") if p])
+                        jack_server=args.jack_server, jack_connect=connect)
     osc = None
     if args.osc != "off":
         host, port = _host_port(args.osc, 9000)
@@ -123,11 +126,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
-    from adaptive.engine.engine import import_pyo
     from adaptive.live.audio import list_devices
 
-    print(list_devices(import_pyo()))
-    return 0
+    text, status = list_devices()
+    print(text, file=sys.stderr if status else sys.stdout)
+    return status
 
 
 def _cmd_send(args: argparse.Namespace) -> int:
@@ -172,7 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="play a score live, driven by OSC and MQTT")
     serve.add_argument("score", nargs="?", help="score file (default: the bundled demo)")
-    serve.add_argument("--audio", choices=["portaudio", "jack"], default="portaudio")
+    serve.add_argument("--audio", choices=["portaudio", "jack", "none"], default="portaudio",
+                       help="a sound card (PortAudio), a JACK server, or none: the clock runs "
+                       "in real time without sound, to try clients anywhere")
     serve.add_argument("--sample-rate", type=int, help="default: the score's")
     serve.add_argument("--block", type=int, default=256, help="frames per audio block "
                        "(with JACK: the JACK period)")
@@ -180,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--jack-name", default="adaptive", help="JACK client name")
     serve.add_argument("--jack-server", help="JACK server name (default: the default server)")
     serve.add_argument("--jack-connect", help="comma-separated JACK ports for left,right "
-                       "(e.g. system:playback_1,system:playback_2)")
+                       "(default: the physical playback ports, e.g. system:playback_1,"
+                       "system:playback_2), or 'none'")
     serve.add_argument("--osc", default="127.0.0.1:9000",
                        help="HOST:PORT to listen on, or 'off' (default 127.0.0.1:9000)")
     serve.add_argument("--osc-allow", help="comma-separated source networks allowed "
@@ -207,6 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--mqtt-prefix", default="adaptive/default")
     send.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for /status")
     send.set_defaults(func=_cmd_send)
+    # -v also after the subcommand (`adaptive serve -v`); SUPPRESS keeps one given before it
+    for sub in commands.choices.values():
+        sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="debug logging")
     return parser
 
 

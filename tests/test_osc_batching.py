@@ -116,7 +116,8 @@ def controller(tmp_path: Path) -> Iterator[tuple[Any, Controller]]:
 def test_a_long_flood_leaves_the_last_value_playing_and_memory_flat(
         controller: tuple[Any, Controller]) -> None:
     server, control = controller
-    endpoint = OscEndpoint(control, OscConfig(host="127.0.0.1", port=0))
+    endpoint = OscEndpoint(OscConfig(host="127.0.0.1", port=0))
+    endpoint.start(control)
     try:
         addr = ("127.0.0.1", 9)
         batches = [[(encode_message("/param/intensity", [((b * 7 + i) % 11) / 10]), addr)

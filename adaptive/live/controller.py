@@ -11,15 +11,18 @@ are applied to the graph immediately: a parameter change reaches the next audio 
 a transition's start sample is set well before that sample is computed, so it lands exactly.
 A ticker calls `tick` every block period to release actions as their time nears and to
 announce beats, bars and sections to subscribers ahead of time.
+
+Time comes from an injected `Clock` (the graph's counter live, a `ManualClock` in tests), and
+everything that goes out (events, the music's log lines) is only published to the output bus
+(`bus.OutputBus`): a put into a bounded queue, so no subscriber can hold the lock.
 """
 
 from __future__ import annotations
 
 import logging
-import statistics
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,12 +30,10 @@ from typing import Any
 from adaptive.actions import (
     Action,
     EndRest,
-    SetLayerGains,
     StartRest,
     StartStinger,
     StartVoice,
 )
-from adaptive.actions import SetParams as SetParamsAction
 from adaptive.commands import (
     Command,
     GoToSection,
@@ -48,13 +49,18 @@ from adaptive.commands import (
 )
 from adaptive.conductor import Conductor
 from adaptive.engine.engine import Engine
+from adaptive.live.bus import OutputBus
+from adaptive.live.clock import AudioClock, Clock
 from adaptive.live.inputs import Timed, coalesce
-from adaptive.musical_time import first_sample
+from adaptive.musical_time import Grid, first_sample
+from adaptive.runtime.driver import Driver
 from adaptive.score.model import Score
 
 log = logging.getLogger("adaptive.live")
+music_log = logging.getLogger("adaptive.music")
 
-_CONTROL = (SetParamsAction, SetLayerGains)
+__all__ = ["AudioClock", "Controller", "Event", "InputStats"]
+
 _IMMEDIATE = (SetParam, SetParams, SetState, LayerMute, LayerSolo, LayerGain, LayerAuto)
 
 HORIZON_BLOCKS = 8
@@ -108,79 +114,55 @@ class Event:
     kind: str  # beat | section | rest | resume | stinger
     args: tuple[Any, ...]
     sample: int
+    text: str = ""  # the music's log line (what happened, where, and why); "" for beats
 
 
 @dataclass
 class _Playing:
     section: str | None = None
+    grid: Grid | None = None  # of the section last started (for "at bar N" in the log)
     resting: bool = False
     events_until: int = 0
     recent: list[Event] = field(default_factory=list)
 
 
-class AudioClock:
-    """Maps audio samples to wall-clock time (for timetags in and event times out).
-
-    The audio thread stamps the start of blocks (`stamp`, from pyo's per-block callback,
-    switched on for a few blocks every few seconds: see `session.ClockSampling`). The offset
-    between the two clocks is the median over the last stamps: robust to the odd late
-    wake-up, and it follows slow drift.
-    """
-
-    def __init__(self, sample_rate: int, window: int = 256) -> None:
-        self.sample_rate = sample_rate
-        self._offsets: deque[float] = deque(maxlen=window)
-        self.offset: float | None = None  # wall time of sample 0
-        self.stamps = 0
-
-    def stamp(self, sample: int, wall: float) -> None:
-        self._offsets.append(wall - sample / self.sample_rate)
-        self.stamps += 1
-
-    def update(self) -> None:
-        if self._offsets:
-            self.offset = float(statistics.median(self._offsets))
-
-    def sample_at(self, wall: float) -> int:
-        offset = self.offset if self.offset is not None else time.time()
-        return round((wall - offset) * self.sample_rate)
-
-    def wall_at(self, sample: int) -> float:
-        offset = self.offset if self.offset is not None else time.time()
-        return offset + sample / self.sample_rate
-
-
 class Controller:
     def __init__(self, score: Score, engine: Engine, sample_rate: int, block: int,
-                 stats: InputStats | None = None) -> None:
+                 stats: InputStats | None = None, clock: Clock | None = None,
+                 bus: OutputBus[Event] | None = None) -> None:
         self.score = score
         self.engine = engine
         self.sample_rate = sample_rate
         self.block = block
         self.stats = stats or InputStats(log)
-        self.conductor = Conductor(score, sample_rate, keep_released=False)
-        self.listeners: list[Callable[[Event], None]] = []
+        self.driver = Driver(Conductor(score, sample_rate, keep_released=False), engine, block,
+                             HORIZON_BLOCKS, on_applied=self._note)
+        self.bus: OutputBus[Event] = bus or OutputBus(self.stats.count)
         self._lock = threading.Lock()
         self._playing = _Playing()
         self._layer_names = _layer_names(score)
         self.retired: list[tuple[int, Engine]] = []
         """Graphs replaced by a reload, with the sample after which they are silent."""
-        self.clock = AudioClock(sample_rate)
+        self.clock: Clock = clock or AudioClock(sample_rate, engine.counter)
         self._ticks = 0
-        self._held: list[SetParamsAction | SetLayerGains] = []
         self.wake_ticker: Callable[[], None] = lambda: None
         self.reloads = 0
         self.reload_error: str | None = None
+
+    @property
+    def conductor(self) -> Conductor:
+        """The conductor driving the music now (a seek or a reload replaces it)."""
+        return self.driver.conductor
 
     # --------------------------------------------------------------- clock
 
     def now(self) -> int:
         """The first sample of the block the graph will compute next."""
-        return int(self.engine.counter.now()) + 1
+        return self.clock.now()
 
     def on_block(self) -> None:
         """Called by the audio thread at the start of a block: stamp the clock."""
-        self.clock.stamp(int(self.engine.counter.now()) + 1, time.time())
+        self.clock.stamp()
 
     def sample_at(self, wall_time: float) -> int:
         """The sample that sounds at a wall-clock time (for timetags)."""
@@ -206,8 +188,9 @@ class Controller:
             old_engine, carry = self.engine, self.conductor.carry()
             old_engine.master.rest.rest(at, max(1, round(fade * self.sample_rate)))
             self.score, self.engine = score, engine
-            self.conductor = Conductor(score, self.sample_rate, start=at, carry=carry,
-                                       keep_released=False)
+            self.driver = Driver(Conductor(score, self.sample_rate, start=at, carry=carry,
+                                           keep_released=False), engine, self.block,
+                                 HORIZON_BLOCKS, on_applied=self._note)
             self._layer_names = _layer_names(score)
             self._pump(now)
         self.retired.append((at + round(fade * self.sample_rate) + self.block, old_engine))
@@ -226,6 +209,19 @@ class Controller:
         self._count_clamped(command, source)
         return True
 
+    def admit(self, command: Command, source: str = "") -> Command | None:
+        """`check` for an input: a `/params` with some unknown names keeps the known ones
+        (each unknown one is counted as `unknown_name`); None if nothing is left."""
+        if isinstance(command, SetParams):
+            unknown = [name for name in command.values if name not in self.score.parameters]
+            if unknown and len(unknown) < len(command.values):
+                for name in unknown:
+                    self.stats.count("unknown_name", f"{source}unknown parameter {name!r} "
+                                     "(the others in the message were applied)")
+                command = SetParams.model_construct(values={
+                    k: v for k, v in command.values.items() if k not in unknown})
+        return command if self.check(command, source) else None
+
     def submit(self, command: Command, at: int | None = None, source: str = "",
                checked: bool = False) -> bool:
         """Check a command (unless `check` already did) and apply it at a sample, or at
@@ -238,9 +234,10 @@ class Controller:
             # keeps a safety margin so its start sample is set before it is computed
             soonest = now if isinstance(command, _IMMEDIATE) else \
                 now + SAFETY_BLOCKS * self.block
-            self.conductor.submit(command, soonest if at is None else max(at, soonest))
+            self.conductor.submit(command, soonest if at is None else max(at, soonest),
+                                  why=source.strip())
             self._pump(now)
-            if self._held:
+            if self.driver.holding:
                 self.wake_ticker()
         return True
 
@@ -269,9 +266,18 @@ class Controller:
             self._announce(now + HORIZON_BLOCKS * self.block)
             self._retire(now)
 
+    def seek(self, history: list[tuple[int, Command]], target: int) -> int:
+        """Play what `history` implies at its sample `target`, from the earliest sample
+        this side of the safety margin; returns that sample (see `Driver.seek`)."""
+        with self._lock:
+            at = self.now() + SAFETY_BLOCKS * self.block
+            self.driver.seek(self.score, history, target, at)
+            self._pump(self.now())
+        return at
+
     def waiting_controls(self) -> bool:
         """Whether a timetagged control waits for its block (the ticker then ticks often)."""
-        return bool(self._held)
+        return self.driver.holding
 
     def _retire(self, now: int) -> None:
         for entry in list(self.retired):
@@ -281,22 +287,9 @@ class Controller:
                 self.retired.remove(entry)
 
     def _pump(self, now: int) -> None:
-        # Events placed by comparing the sample counter (voices, stingers, rests) are set
-        # ahead of time; control values (parameters, overrides) change when set, so those
-        # wait for the block boundary nearest their sample (a timetagged /param lands there,
-        # within half a block).
-        due = now + self.block // 2  # the nearest block boundary to a control's sample
-        released = self.conductor.advance(now + HORIZON_BLOCKS * self.block)
-        self._held.extend(a for a in released if isinstance(a, _CONTROL) and a.at >= due)
-        for action in released:
-            if not (isinstance(action, _CONTROL) and action.at >= due):
-                self.engine.apply(action)
-                self._note(action)
-        if self._held:
-            ready = [a for a in self._held if a.at < due]
-            self._held = [a for a in self._held if a.at >= due]
-            for action in sorted(ready, key=lambda a: a.at):
-                self.engine.apply(action)
+        # the one driver policy of render and serve (see `runtime.driver`); it notes each
+        # written action (`_note`) for events and the music's log
+        self.driver.pump(now)
         self.engine.housekeeping(now)
         for at, command, message in self.conductor.rejected:
             self.stats.count("rejected", f"{command.cmd} at sample {at}: {message}")
@@ -345,18 +338,42 @@ class Controller:
     # -------------------------------------------------------------- events
 
     def _note(self, action: Action) -> None:
+        """Turn what the music does into events and log lines (where, when and why)."""
         playing = self._playing
+        why = str(getattr(action, "why", "") or "")  # the LEAD's actions carry a reason
         if isinstance(action, StartVoice) and not action.bridge:
+            where = self._where(action.at)
+            spec = self.score.sections[action.section]
             playing.section = action.section
-            self._emit(Event("section", (action.section,), action.at))
+            playing.grid = Grid(self.sample_rate, spec.tempo, spec.parsed_meter,
+                                action.origin)
+            self._emit(Event("section", (action.section,), action.at,
+                             self._line(f"section {action.section}", where, why)))
         elif isinstance(action, StartRest):
             playing.resting = True
-            self._emit(Event("rest", (), action.at))
+            self._emit(Event("rest", (), action.at,
+                             self._line("rest", self._where(action.at), why)))
         elif isinstance(action, EndRest):
             playing.resting = False
-            self._emit(Event("resume", (), action.at))
+            self._emit(Event("resume", (), action.at,
+                             self._line("resume", self._where(action.at), why)))
         elif isinstance(action, StartStinger):
-            self._emit(Event("stinger", (action.name,), action.at))
+            self._emit(Event("stinger", (action.name,), action.at,
+                             self._line(f"stinger {action.name}", self._where(action.at), why)))
+
+    def _where(self, sample: int) -> str:
+        """'at bar 9 beat 1 of calm (t=32.500 s)': the position in what was sounding."""
+        playing = self._playing
+        when = f"(t={sample / self.sample_rate:.3f} s)"
+        if playing.grid is None or playing.section is None or sample < playing.grid.origin:
+            return when
+        bars = self.score.sections[playing.section].bars
+        bar, beat = playing.grid.bar_and_beat(sample, bars)
+        return f"at bar {bar} beat {beat} of {playing.section} {when}"
+
+    @staticmethod
+    def _line(what: str, where: str, why: str) -> str:
+        return f"{what} {where}" + (f", why: {why}" if why else "")
 
     def _announce(self, until: int) -> None:
         """Beats of the bed between the last announcement and `until`, ahead of time."""
@@ -373,14 +390,11 @@ class Controller:
         self._playing.events_until = max(self._playing.events_until, until)
 
     def _emit(self, event: Event) -> None:
+        """Publish only: delivery happens on the bus's threads, never under our lock."""
         recent = self._playing.recent
         recent.append(event)
         del recent[:-64]
-        for listener in self.listeners:
-            try:
-                listener(event)
-            except Exception:  # a listener's fault must never stop the music
-                log.exception("event listener failed")
+        self.bus.publish(event)
 
     # -------------------------------------------------------------- status
 
@@ -398,4 +412,5 @@ class Controller:
         return {"section": section, "bar": bar, "beat": beat, "resting": resting,
                 "params": params, "layers": layers, "sample": now,
                 "time": now / self.sample_rate, "counters": self.stats.snapshot(),
-                "reloads": self.reloads, "reload_error": self.reload_error}
+                "reloads": self.reloads, "reload_error": self.reload_error,
+                "dropped": self.bus.drops()}

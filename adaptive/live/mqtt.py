@@ -5,6 +5,8 @@ In: `<prefix>/param/<name>`, `<prefix>/params`, `<prefix>/cmd`. Out: `<prefix>/s
 time), `<prefix>/online` (retained true/false, false also as the last will).
 The loop follows aiomqtt's documented pattern: `while True` around `async with Client`,
 with a growing back-off, resubscribing and republishing after each reconnection.
+`MqttEndpoint` runs it on an asyncio loop in a thread of its own (an `Endpoint`), so MQTT
+shares nothing with OSC or the session's main thread.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import json
 import logging
 import ssl
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,8 +26,10 @@ from urllib.parse import unquote, urlparse
 import aiomqtt
 
 from adaptive.commands import Command
-from adaptive.live.controller import Controller, Event
+from adaptive.live.controller import Event
+from adaptive.live.endpoint import Core
 from adaptive.live.inputs import InputRejected, Timed, command_from_mqtt
+from adaptive.live.threads import realtime_thread
 
 log = logging.getLogger("adaptive.mqtt")
 
@@ -70,12 +75,12 @@ async def client_for(config: MqttConfig, will: bool = True) -> AsyncIterator[aio
         yield client
 
 
-async def run_mqtt(controller: Controller, config: MqttConfig, stop: asyncio.Event) -> None:
+async def run_mqtt(controller: Core, config: MqttConfig, stop: asyncio.Event) -> None:
     """Stay connected until `stop`; then say offline and leave."""
     loop = asyncio.get_running_loop()
     events: asyncio.Queue[Event] = asyncio.Queue(EVENT_QUEUE)
 
-    def on_event(event: Event) -> None:  # controller thread → event loop
+    def on_event(event: Event) -> None:  # the bus's thread → this event loop
         def put() -> None:
             if events.full():
                 controller.stats.count("mqtt_events_dropped", "event queue full")
@@ -83,7 +88,15 @@ async def run_mqtt(controller: Controller, config: MqttConfig, stop: asyncio.Eve
                 events.put_nowait(event)
         loop.call_soon_threadsafe(put)
 
-    controller.listeners.append(on_event)
+    subscription = controller.bus.subscribe("mqtt_events", on_event)
+    try:
+        await _connected(controller, config, events, stop)
+    finally:
+        controller.bus.unsubscribe(subscription)
+
+
+async def _connected(controller: Core, config: MqttConfig, events: asyncio.Queue[Event],
+                     stop: asyncio.Event) -> None:
     backoff = BACKOFF_FIRST
     while not stop.is_set():
         try:
@@ -103,7 +116,7 @@ async def run_mqtt(controller: Controller, config: MqttConfig, stop: asyncio.Eve
         backoff = min(backoff * 2, BACKOFF_MAX)
 
 
-async def _session(client: aiomqtt.Client, controller: Controller, config: MqttConfig,
+async def _session(client: aiomqtt.Client, controller: Core, config: MqttConfig,
                    events: asyncio.Queue[Event], stop: asyncio.Event) -> None:
     prefix = config.prefix
     for topic in (f"{prefix}/param/+", f"{prefix}/params", f"{prefix}/cmd"):
@@ -123,7 +136,7 @@ async def _session(client: aiomqtt.Client, controller: Controller, config: MqttC
             raise error
 
 
-async def _receive(client: aiomqtt.Client, controller: Controller, prefix: str) -> None:
+async def _receive(client: aiomqtt.Client, controller: Core, prefix: str) -> None:
     messages = client.messages
     async for first in messages:
         # what else has arrived is taken now: a flood is applied a batch at a time
@@ -133,12 +146,14 @@ async def _receive(client: aiomqtt.Client, controller: Controller, prefix: str) 
         commands: list[Timed] = []
         for message in batch:
             command = _command(message, controller, prefix)
-            if command is not None and controller.check(command, "MQTT "):
+            if command is not None:
+                command = controller.admit(command, "MQTT ")
+            if command is not None:
                 commands.append((command, None))
         controller.submit_batch(commands, "MQTT ", "mqtt_coalesced")
 
 
-def _command(message: aiomqtt.Message, controller: Controller, prefix: str
+def _command(message: aiomqtt.Message, controller: Core, prefix: str
              ) -> Command | None:
     topic = message.topic.value
     suffix = topic[len(prefix) + 1:] if topic.startswith(prefix + "/") else topic
@@ -158,7 +173,7 @@ def _status_payload(status: dict[str, Any]) -> str:
     return json.dumps(status, sort_keys=True)
 
 
-async def _publish_status(client: aiomqtt.Client, controller: Controller,
+async def _publish_status(client: aiomqtt.Client, controller: Core,
                           config: MqttConfig) -> None:
     """Retained status on every change of section, rest or counters, and periodically."""
     last_key: tuple[Any, ...] | None = None
@@ -176,7 +191,7 @@ async def _publish_status(client: aiomqtt.Client, controller: Controller,
         await asyncio.sleep(0.1)
 
 
-async def _publish_events(client: aiomqtt.Client, controller: Controller, config: MqttConfig,
+async def _publish_events(client: aiomqtt.Client, controller: Core, config: MqttConfig,
                           events: asyncio.Queue[Event]) -> None:
     while True:
         event = await events.get()
@@ -185,3 +200,46 @@ async def _publish_events(client: aiomqtt.Client, controller: Controller, config
                 "wall": controller.wall_at(event.sample)}
         await client.publish(f"{config.prefix}/event/{event.kind}", json.dumps(body),
                              qos=config.qos)
+
+
+class MqttEndpoint:
+    """MQTT as an `Endpoint`: its own thread and asyncio loop around `run_mqtt`."""
+
+    name = "mqtt"
+    STOP_TIMEOUT = 3.0  # seconds to say offline before leaving anyway
+
+    def __init__(self, config: MqttConfig) -> None:
+        self.config = config
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+
+    def open(self) -> None:
+        """Nothing to take ahead: a broker that is down now may come later."""
+
+    def start(self, core: Core) -> None:
+        self._thread = threading.Thread(target=self._main, args=(core,), name="adaptive-mqtt",
+                                        daemon=True)
+        self._thread.start()
+        self._ready.wait(5.0)
+
+    def _main(self, core: Core) -> None:
+        realtime_thread("adaptive-mqtt")
+        try:
+            asyncio.run(self._run(core))
+        except Exception:  # never seen; logged, and the music goes on without MQTT
+            log.exception("MQTT stopped")
+
+    async def _run(self, core: Core) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._ready.set()
+        await run_mqtt(core, self.config, self._stop)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already finished
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(self.STOP_TIMEOUT)

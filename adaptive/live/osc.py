@@ -9,6 +9,7 @@ address and port the request came from, so senders that change port per message 
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import logging
 import socket
@@ -24,7 +25,9 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket, ParseError
 
 from adaptive.commands import Command
-from adaptive.live.controller import Controller, Event
+from adaptive.live.bus import Subscription
+from adaptive.live.controller import Event
+from adaptive.live.endpoint import Core, StartupError
 from adaptive.live.inputs import InputRejected, Timed, command_from_osc
 from adaptive.live.threads import realtime_thread
 
@@ -100,29 +103,66 @@ def encode_bundle(timetag: float, address: str, args: Sequence[Any]) -> bytes:
     return bytes(bundle.build().dgram)
 
 
-class OscEndpoint(threading.Thread):
+class OscEndpoint:
     """Receives OSC packets, turns them into commands, answers queries, sends events.
 
-    A thread of its own with a blocking socket, at a low real-time priority: measured, an
-    asyncio loop shared with MQTT added 2-5 ms to the OSC → audio latency.
+    An `Endpoint`: `open` binds the port (before the audio starts), `start` runs the
+    receiver in a thread of its own with a blocking socket, at a low real-time priority
+    (measured: an asyncio loop shared with MQTT added 2-5 ms to the OSC → audio latency),
+    and subscribes to the output bus for events.
     """
 
-    def __init__(self, controller: Controller, config: OscConfig) -> None:
-        super().__init__(name="adaptive-osc", daemon=True)
-        self.controller = controller
+    name = "osc"
+
+    def __init__(self, config: OscConfig) -> None:
         self.config = config
         self.networks = [ipaddress.ip_network(net, strict=False) for net in config.allow]
         self.subscribers: dict[Address, float] = {}
-        family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-        self._socket = socket.socket(family, socket.SOCK_DGRAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-        self._socket.bind((config.host, config.port))
-        self._events = socket.socket(family, socket.SOCK_DGRAM)
+        self._socket: socket.socket | None = None
+        self._events: socket.socket | None = None
+        self._core: Core | None = None
+        self._thread: threading.Thread | None = None
+        self._subscription: Subscription[Event] | None = None
         self.stopping = threading.Event()
-        controller.listeners.append(self.on_event)
+
+    @property
+    def core(self) -> Core:
+        assert self._core is not None, "OscEndpoint.start(core) first"
+        return self._core
+
+    @property
+    def port(self) -> int:
+        assert self._socket is not None
+        return int(self._socket.getsockname()[1])
+
+    def open(self) -> None:
+        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+            sock.bind((self.config.host, self.config.port))
+        except OSError as error:
+            sock.close()
+            why = error.strerror or str(error)
+            hint = " (is another server running? pick a free one with --osc HOST:PORT)" \
+                if error.errno == errno.EADDRINUSE else ""
+            raise StartupError(f"cannot listen for OSC on udp://{self.config.host}:"
+                               f"{self.config.port}: {why}{hint}") from None
+        self._socket = sock
+        self._events = socket.socket(family, socket.SOCK_DGRAM)
+
+    def start(self, core: Core) -> None:
+        if self._socket is None:
+            self.open()
+        self._core = core
+        self._subscription = core.bus.subscribe("osc_events", self.on_event)
+        self._thread = threading.Thread(target=self.run, name="adaptive-osc", daemon=True)
+        self._thread.start()
+        log.info("OSC listening on udp://%s:%d", self.config.host, self.port)
 
     def run(self) -> None:
         realtime_thread("adaptive-osc")
+        assert self._socket is not None
         while not self.stopping.is_set():
             try:
                 batch = [self._socket.recvfrom(65536)]
@@ -136,22 +176,31 @@ class OscEndpoint(threading.Thread):
             except OSError as error:
                 if self.stopping.is_set():
                     return
-                self.controller.stats.count("osc_socket_error", str(error))
+                self.core.stats.count("osc_socket_error", str(error))
                 continue
             if self.stopping.is_set():
                 return
             self.datagrams_received([(data, addr[:2]) for data, addr in batch])
 
-    def close(self) -> None:
+    def stop(self) -> None:
         self.stopping.set()
-        with contextlib.suppress(OSError):  # wakes the blocking read
-            self._events.sendto(b"", self._wake_address())
-        if self.is_alive():
-            self.join(timeout=1.0)
-        self._socket.close()
-        self._events.close()
+        if self._subscription is not None and self._core is not None:
+            self._core.bus.unsubscribe(self._subscription)
+            self._subscription = None
+        if self._socket is not None and self._events is not None:
+            with contextlib.suppress(OSError):  # wakes the blocking read
+                self._events.sendto(b"", self._wake_address())
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=1.0)
+        for sock in (self._socket, self._events):
+            if sock is not None:
+                sock.close()
+        self._socket = self._events = None
+
+    close = stop
 
     def _wake_address(self) -> tuple[str, int]:
+        assert self._socket is not None
         host, port = self._socket.getsockname()[:2]
         if ipaddress.ip_address(host).is_unspecified:
             host = "::1" if ":" in host else "127.0.0.1"
@@ -159,7 +208,7 @@ class OscEndpoint(threading.Thread):
 
     def datagrams_received(self, batch: list[tuple[bytes, Address]]) -> None:
         """Parse a batch of datagrams in arrival order, then apply its commands."""
-        stats = self.controller.stats
+        stats = self.core.stats
         commands: list[Timed] = []
         now = time.time()
         for data, addr in batch:
@@ -180,17 +229,19 @@ class OscEndpoint(threading.Thread):
             for address, args, timetag in messages:
                 try:
                     command = self._dispatch(address, args, addr)
-                    if command is not None and self.controller.check(command, "OSC "):
+                    if command is not None:
+                        command = self.core.admit(command, "OSC ")
+                    if command is not None:
                         at = None
                         if timetag > now + LATE_TOLERANCE:
-                            at = self.controller.sample_at(timetag)
+                            at = self.core.sample_at(timetag)
                         commands.append((command, at))
                 except InputRejected as error:
                     stats.count(error.kind, f"OSC {error}")
                 except Exception as error:  # whatever arrives, the music goes on
                     log.exception("OSC message %s failed", address)
                     stats.count("internal_error", f"OSC {address}: {error!r}")
-        self.controller.submit_batch(commands, "OSC ", "osc_coalesced")
+        self.core.submit_batch(commands, "OSC ", "osc_coalesced")
 
     def _dispatch(self, address: str, args: list[Any], addr: Address) -> Command | None:
         """Answer a query at once, or return the command a message asks for."""
@@ -228,32 +279,26 @@ class OscEndpoint(threading.Thread):
     def _status_json(self) -> str:
         import json
 
-        return json.dumps(self.controller.status())
+        return json.dumps(self.core.status())
 
     # --------------------------------------------------------------- sending
 
     def reply(self, addr: Address, address: str, args: Sequence[Any]) -> None:
         """Answer from the listening socket, to the port the request came from."""
-        self._send(self._socket, encode_message(address, args), addr)
+        if self._socket is not None:
+            self._send(self._socket, encode_message(address, args), addr)
 
     def _send(self, sock: socket.socket, data: bytes, addr: Address) -> None:
         try:
             sock.sendto(data, addr)
         except OSError as error:
-            self.controller.stats.count("osc_send_failed", f"to {addr}: {error}")
+            self.core.stats.count("osc_send_failed", f"to {addr}: {error}")
 
     def on_event(self, event: Event) -> None:
-        """Called from the controller's thread: events carry the time they sound."""
-        if not self.subscribers:
+        """Called on the bus's thread for OSC: events carry the time they sound."""
+        if not self.subscribers or self._events is None:
             return
-        timetag = self.controller.wall_at(event.sample)
+        timetag = self.core.wall_at(event.sample)
         data = encode_bundle(timetag, f"/event/{event.kind}", list(event.args))
         for addr in list(self.subscribers):
             self._send(self._events, data, addr)
-
-
-def start_osc(controller: Controller, config: OscConfig) -> OscEndpoint:
-    endpoint = OscEndpoint(controller, config)
-    endpoint.start()
-    log.info("OSC listening on udp://%s:%d", config.host, config.port)
-    return endpoint

@@ -1,14 +1,19 @@
 """A live session: the life of `adaptive serve` from start-up to a clean stop.
 
-Start-up builds everything before the music starts (score, graph, patches), then starts
-the audio, the ticker thread and the inputs. The main thread runs an asyncio loop for OSC
-and MQTT; the audio runs in pyo's C thread. SIGINT/SIGTERM fade the music out, tell MQTT
-we are offline and exit 0; a second signal exits at once.
+Start-up is guarded: the inputs' ports are taken first (a busy one costs no audio
+start-up), then everything is built before the music starts (score, graph, patches), then
+the audio, the ticker thread and the endpoints (each on a thread of its own) start. Any
+failure on the way shuts down what had started and becomes one line (`StartupError`).
+The main thread runs an asyncio loop for the watcher and the signals; the audio runs in
+pyo's C thread (JACK, PortAudio) or in `FreeRunning` (`--audio none`). SIGINT/SIGTERM fade
+the music out, stop the endpoints (MQTT says offline) and exit 0; a second signal exits at
+once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -21,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from adaptive.engine.engine import Engine, import_pyo
-from adaptive.errors import AudioError
-from adaptive.live.audio import AudioConfig, boot_live_server
-from adaptive.live.controller import Controller, InputStats
-from adaptive.live.osc import OscConfig, OscEndpoint, start_osc
+from adaptive.errors import AdaptiveError, AudioError
+from adaptive.live.audio import AudioConfig, FreeRunning, boot_live_server
+from adaptive.live.controller import Controller, Event, InputStats, music_log
+from adaptive.live.endpoint import Endpoint, StartupError
+from adaptive.live.osc import OscConfig, OscEndpoint
 from adaptive.live.threads import name_native_thread, realtime_thread
 from adaptive.score.load import LoadedScore, load_score
 
@@ -128,6 +134,24 @@ class Ticker(threading.Thread):
                 next_tick = time.monotonic()
 
 
+def endpoints_for(config: ServeConfig) -> list[Endpoint]:
+    """The inputs a configuration asks for; a new kind of input is one more line here."""
+    endpoints: list[Endpoint] = []
+    if config.osc is not None:
+        endpoints.append(OscEndpoint(config.osc))
+    if config.mqtt is not None:
+        from adaptive.live.mqtt import MqttEndpoint
+
+        endpoints.append(MqttEndpoint(config.mqtt))
+    return endpoints
+
+
+def _log_music(event: Event) -> None:
+    """The log's subscription to the bus: what the music did, where and why."""
+    if event.text:
+        music_log.info("%s", event.text)
+
+
 class Session:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
@@ -137,13 +161,20 @@ class Session:
             raise AudioError(f"the score plays at {self.loaded.sample_rate} Hz; "
                              f"--sample-rate {self.sample_rate} would detune its stems")
         self.pyo = import_pyo()
+        self.seed = config.seed
         self.server: Any = None
         self.engine: Engine | None = None
         self.controller: Controller | None = None
-        self.osc: OscEndpoint | None = None
+        self.endpoints = endpoints_for(config)
+        self.started: list[Endpoint] = []
         self.ticker: Ticker | None = None
+        self.free_running: FreeRunning | None = None
         self.stop_requested = asyncio.Event()
         self._signals = 0
+
+    @property
+    def osc(self) -> OscEndpoint | None:
+        return next((e for e in self.endpoints if isinstance(e, OscEndpoint)), None)
 
     def start_audio(self) -> None:
         config = self.config.audio
@@ -153,40 +184,82 @@ class Session:
         self.engine.output.out()
         self.controller = Controller(self.loaded.score, self.engine, self.sample_rate,
                                      config.block, InputStats(logging.getLogger("adaptive.input")))
+        self.controller.bus.subscribe("log", _log_music)
         clock_sampling = ClockSampling(self.server, self.controller)
         # the first section starts on sample 0: its start is set before the clock runs
         self.controller.tick()
         self.server.start()
         self.engine.start()
+        if config.backend == "none":
+            self.free_running = FreeRunning(self.server, config.block, self.sample_rate)
+            self.free_running.start()
         self.ticker = Ticker(self.controller, config.block / self.sample_rate, clock_sampling)
         self.ticker.start()
-        device = "default" if config.device is None else str(config.device)
-        where = (f"JACK as '{config.jack_name}'" if config.backend == "jack"
-                 else f"PortAudio device {device}")
+        if config.backend == "jack":
+            where = f"JACK as '{config.jack_name}'"
+        elif config.backend == "none":
+            where = "no audio device (--audio none: the clock runs in real time, silently)"
+        else:
+            where = f"PortAudio device {'default' if config.device is None else config.device}"
         log.info("playing %s (%s) at %d Hz, %d frames per block, through %s",
                  self.loaded.path.name, self.loaded.score.score.name, self.sample_rate,
                  config.block, where)
+        if config.backend == "jack":
+            self._connect_jack()
+
+    def _connect_jack(self) -> None:
+        """Feed the physical playback ports (or the ones asked for) and say so."""
+        config = self.config.audio
+        if config.jack_connect == []:
+            log.info("JACK outputs left unconnected (--jack-connect none)")
+            return
+        from adaptive.live.jackports import JackPortsError, connect_outputs
+
+        try:
+            done = connect_outputs(config.jack_name, config.jack_connect)
+        except JackPortsError as error:
+            log.warning("JACK outputs not connected: %s", error)
+            return
+        if done.made:
+            log.info("JACK outputs connected: %s",
+                     ", ".join(f"{source} -> {target}" for source, target in done.made))
+        for source, target, why in done.failed:
+            log.warning("JACK: cannot connect %s -> %s: %s", source, target, why)
+        if not done.made:
+            log.warning("JACK outputs connected nowhere%s: connect %s:output_1/2 yourself or "
+                        "pass --jack-connect PORT,PORT",
+                        " (no physical playback ports)" if config.jack_connect is None else "",
+                        config.jack_name)
+
+    def start(self) -> None:
+        """Everything up to 'ready', guarded: a failure stops what had started."""
+        try:
+            for endpoint in self.endpoints:
+                endpoint.open()
+            self.start_audio()
+            name_native_thread("adaptive-main")
+            assert self.controller is not None
+            for endpoint in self.endpoints:
+                endpoint.start(self.controller)
+                self.started.append(endpoint)
+        except BaseException as error:
+            self.shutdown(quiet=True)
+            if isinstance(error, AdaptiveError | KeyboardInterrupt):
+                raise
+            log.debug("start-up failed", exc_info=True)
+            raise StartupError(f"start-up failed: {type(error).__name__}: {error}") from None
 
     async def run(self) -> int:
         sys.setswitchinterval(0.001)  # the audio callback waits for the GIL every block
-        # this thread runs MQTT and the watcher: it must not hold the GIL while parked
-        # behind other processes. The audio backend's thread is created by start_audio and
-        # inherits this thread's name, hence the two names.
+        # this thread runs the watcher: it must not hold the GIL while parked behind other
+        # processes. The audio backend's thread is created by start_audio and inherits this
+        # thread's name, hence the two names.
         realtime_thread("adaptive-audio")
-        self.start_audio()
-        name_native_thread("adaptive-main")
-        assert self.controller is not None
+        self.start()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._on_signal)
         tasks: list[asyncio.Task[Any]] = []
-        if self.config.osc is not None:
-            self.osc = start_osc(self.controller, self.config.osc)
-        if self.config.mqtt is not None:
-            from adaptive.live.mqtt import run_mqtt
-
-            tasks.append(asyncio.create_task(run_mqtt(self.controller, self.config.mqtt,
-                                                      self.stop_requested)))
         if self.config.watch:
             from adaptive.live.reload import watch_score
 
@@ -196,6 +269,7 @@ class Session:
         log.info("ready")
         await self.stop_requested.wait()
         await self._fade_out()
+        await asyncio.to_thread(self._stop_endpoints)
         for task in tasks:
             try:
                 await asyncio.wait_for(task, timeout=3.0)
@@ -219,18 +293,36 @@ class Session:
         self.engine.master.rest.rest(now, round(FADE_OUT_SECONDS * self.sample_rate))
         await asyncio.sleep(FADE_OUT_SECONDS + 0.05)
 
-    def shutdown(self) -> None:
-        if self.osc is not None:
-            self.osc.close()
+    def _stop_endpoints(self) -> None:
+        while self.started:
+            endpoint = self.started.pop()
+            try:
+                endpoint.stop()
+            except Exception:  # stopping must go on for the others
+                log.exception("stopping %s failed", endpoint.name)
+
+    def shutdown(self, quiet: bool = False) -> None:
+        self._stop_endpoints()
+        for endpoint in self.endpoints:  # opened but never started
+            with contextlib.suppress(Exception):
+                endpoint.stop()
         if self.ticker is not None:
             self.ticker.stopping.set()
             self.ticker.wake.set()
             self.ticker.join(timeout=1.0)
+        if self.free_running is not None:
+            self.free_running.close()
+        if self.controller is not None:
+            self.controller.bus.close()
         if self.server is not None:
-            self.server.stop()
-            time.sleep(0.05)
-            self.server.shutdown()
-        log.info("stopped")
+            with contextlib.suppress(Exception):
+                if self.server.getIsStarted():
+                    self.server.stop()
+                    time.sleep(0.05)
+                self.server.shutdown()
+            self.server = None
+        if not quiet:
+            log.info("stopped")
 
 
 def serve(config: ServeConfig) -> int:

@@ -254,8 +254,18 @@ class Served:
         return "\n".join(self.log_lines)
 
     def wait_log(self, text: str, timeout: float = 20.0) -> None:
-        _wait_for(lambda: any(text in line for line in self.log_lines), timeout,
-                  f"log line {text!r}")
+        def seen() -> bool:
+            if any(text in line for line in self.log_lines):
+                return True
+            if self.process.poll() is not None:
+                time.sleep(0.2)  # the reader's last lines
+                if any(text in line for line in self.log_lines):
+                    return True
+                raise RuntimeError(f"the server exited ({self.process.returncode}) before "
+                                   f"logging {text!r}:\n{self.log()}")
+            return False
+
+        _wait_for(seen, timeout, f"log line {text!r}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         if self.process.poll() is None:
@@ -266,12 +276,21 @@ class Served:
 @contextmanager
 def serve(score: Path, jack_server: str, *extra: str,
           ready_timeout: float = 30.0) -> Iterator[Served]:
+    """`adaptive serve` on a JACK server, under a unique client name."""
     jack_name = f"adaptive-{uuid.uuid4().hex[:6]}"
+    with serve_with(score, "--audio", "jack", "--jack-server", jack_server, "--jack-name",
+                    jack_name, *extra, ready_timeout=ready_timeout, jack_name=jack_name) as served:
+        yield served
+
+
+@contextmanager
+def serve_with(score: Path, *extra: str, ready_timeout: float = 30.0,
+               jack_name: str = "") -> Iterator[Served]:
+    """`adaptive serve SCORE --osc 127.0.0.1:<free port> EXTRA...`, up until 'ready'."""
     osc_port = free_port()
     env = dict(os.environ, PYO_GUI_WX="0", PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "adaptive.cli", "serve", str(score), "--audio", "jack",
-         "--jack-server", jack_server, "--jack-name", jack_name,
+        [sys.executable, "-m", "adaptive.cli", "serve", str(score),
          "--osc", f"127.0.0.1:{osc_port}", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines: list[str] = []

@@ -1,0 +1,111 @@
+"""The live controller's clock, injected: the graph's sample counter and its wall mapping.
+
+`Controller` asks a `Clock` for the sample the graph computes next and for the mapping
+between samples and wall-clock time (timetags in, event times out). Live it is an
+`AudioClock` over the graph's counter; a test (or a replay) passes a `ManualClock` and
+moves it by hand, so the whole control path runs without audio, sockets or a wall clock.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+
+class Counter(Protocol):
+    """The graph's sample counter (`engine.graph.SampleCounter`)."""
+
+    def now(self) -> float: ...
+
+
+class Clock(Protocol):
+    stamps: int
+
+    def now(self) -> int:
+        """The first sample of the block the graph will compute next."""
+
+    def stamp(self) -> None:
+        """Called by the audio thread at the start of a block."""
+
+    def update(self) -> None:
+        """Refresh the wall mapping from the stamps (called by the ticker)."""
+
+    def sample_at(self, wall: float) -> int:
+        """The sample that sounds at a wall-clock time."""
+
+    def wall_at(self, sample: int) -> float:
+        """The wall-clock time at which a sample sounds."""
+
+
+class AudioClock:
+    """Maps audio samples to wall-clock time (for timetags in and event times out).
+
+    The audio thread stamps the start of blocks (`stamp`, from pyo's per-block callback,
+    switched on for a few blocks every few seconds: see `session.ClockSampling`). The offset
+    between the two clocks is the median over the last stamps: robust to the odd late
+    wake-up, and it follows slow drift.
+    """
+
+    def __init__(self, sample_rate: int, counter: Counter | None = None, window: int = 256,
+                 wall: Callable[[], float] = time.time) -> None:
+        self.sample_rate = sample_rate
+        self.counter = counter
+        self._wall = wall
+        self._offsets: deque[float] = deque(maxlen=window)
+        self.offset: float | None = None  # wall time of sample 0
+        self.stamps = 0
+
+    def now(self) -> int:
+        assert self.counter is not None, "an AudioClock without a counter only maps time"
+        return int(self.counter.now()) + 1
+
+    def stamp(self) -> None:
+        self.stamp_at(self.now(), self._wall())
+
+    def stamp_at(self, sample: int, wall: float) -> None:
+        self._offsets.append(wall - sample / self.sample_rate)
+        self.stamps += 1
+
+    def update(self) -> None:
+        if self._offsets:
+            self.offset = float(statistics.median(self._offsets))
+
+    def sample_at(self, wall: float) -> int:
+        offset = self.offset if self.offset is not None else self._wall()
+        return round((wall - offset) * self.sample_rate)
+
+    def wall_at(self, sample: int) -> float:
+        offset = self.offset if self.offset is not None else self._wall()
+        return offset + sample / self.sample_rate
+
+
+class ManualClock:
+    """A clock moved by hand: `advance(samples)`; wall time is `origin + sample / rate`."""
+
+    def __init__(self, sample_rate: int, block: int, origin: float = 1_000_000.0) -> None:
+        self.sample_rate = sample_rate
+        self.block = block
+        self.origin = origin
+        self.sample = 0  # the first sample of the next block
+        self.stamps = 0
+
+    def now(self) -> int:
+        return self.sample
+
+    def advance(self, samples: int) -> None:
+        self.sample += samples
+
+    def stamp(self) -> None:
+        self.stamps += 1
+
+    def update(self) -> None:
+        pass
+
+    def sample_at(self, wall: float) -> int:
+        return round((wall - self.origin) * self.sample_rate)
+
+    def wall_at(self, sample: int) -> float:
+        return self.origin + sample / self.sample_rate

@@ -1,0 +1,103 @@
+"""What a new user hits first: no sound card, `--audio none`, a busy port, `-v` anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pythonosc.osc_packet import OscPacket
+
+from adaptive.cli import build_parser
+from adaptive.errors import AudioError
+from adaptive.live.audio import Devices, check_output_device, list_devices, probe_output_devices
+from adaptive.live.osc import encode_message
+from tests.live.harness import RATE, free_port, serve_with
+
+ENV = dict(os.environ, PYO_GUI_WX="0")
+
+
+def status(port: int) -> dict[str, object]:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3.0)
+        sock.sendto(encode_message("/status", []), ("127.0.0.1", port))
+        data, _ = sock.recvfrom(65536)
+    return dict(json.loads(OscPacket(data).messages[0].message.params[0]))
+
+
+def test_no_output_device_is_refused_with_what_to_do() -> None:
+    with pytest.raises(AudioError) as error:
+        check_output_device(None, lambda: Devices([], [], -1))
+    message = str(error.value)
+    assert "no audio output device" in message
+    assert "--audio jack" in message and "--audio none" in message and "adaptive devices" in message
+    with pytest.raises(AudioError, match="--device 7 is not an output device"):
+        check_output_device(7, lambda: Devices(["card"], [0], 0))
+    assert check_output_device(0, lambda: Devices(["card"], [0], 0)).indexes == [0]
+
+    def crashed() -> Devices:
+        raise AudioError("PortAudio failed while listing output devices (signal 11)")
+
+    assert list_devices(crashed)[1] == 1
+    assert list_devices(lambda: Devices([], [], -1))[1] == 0
+
+
+def test_serve_without_a_sound_card_says_so_and_does_not_crash(tmp_path: Path) -> None:
+    if probe_output_devices().indexes:
+        pytest.skip("this machine has an audio output device")
+    done = subprocess.run([sys.executable, "-m", "adaptive.cli", "serve", "--osc",
+                           f"127.0.0.1:{free_port()}"], capture_output=True, text=True,
+                          timeout=60, env=ENV, check=False)
+    assert done.returncode == 1, (done.returncode, done.stderr[-2000:])
+    assert "no audio output device found" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    devices = subprocess.run([sys.executable, "-m", "adaptive.cli", "devices"],
+                             capture_output=True, text=True, timeout=60, env=ENV, check=False)
+    assert devices.returncode == 0, devices.stderr
+    assert "no PortAudio output device found" in devices.stdout
+
+
+def test_audio_none_runs_the_clock_in_real_time_and_answers(stem_score: Path) -> None:
+    with serve_with(stem_score, "--audio", "none") as served:
+        first, started = status(served.osc_port), time.monotonic()
+        time.sleep(1.5)
+        second, ended = status(served.osc_port), time.monotonic()
+        ratio = (int(second["sample"]) - int(first["sample"])) / ((ended - started) * RATE)  # type: ignore[call-overload]
+        assert 0.7 < ratio < 1.4, ratio
+        assert second["section"] == "a"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(encode_message("/section", ["b"]), ("127.0.0.1", served.osc_port))
+        deadline = time.monotonic() + 5
+        while status(served.osc_port)["section"] != "b":
+            assert time.monotonic() < deadline, status(served.osc_port)
+            time.sleep(0.05)
+        served.wait_log("section b")  # the music's log line
+        assert served.stop() == 0, served.log()
+    assert "Traceback" not in served.log()
+
+
+def test_a_busy_osc_port_is_one_line_and_a_clean_exit(stem_score: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "adaptive.cli", "serve", str(stem_score),
+                               "--audio", "none", "--osc", f"127.0.0.1:{port}"],
+                              capture_output=True, text=True, timeout=60, env=ENV, check=False)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"127.0.0.1:{port}" in errors[0] and "in use" in errors[0], \
+        done.stderr
+
+
+def test_verbose_after_the_subcommand() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["serve", "-v"]).verbose
+    assert parser.parse_args(["-v", "serve"]).verbose
+    assert not parser.parse_args(["serve"]).verbose
+    assert parser.parse_args(["devices", "--verbose"]).verbose

@@ -6,18 +6,20 @@ the bad value and a fix; a composer never sees a traceback.
 
 from __future__ import annotations
 
+import difflib
 import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from adaptive.errors import ScoreError, ScoreProblem
 from adaptive.harmony import Harmony
 from adaptive.musical_time import Grid
-from adaptive.score.model import Score
+from adaptive.score.model import FieldProblems, Score
 
 _FIXES = {
     "extra_forbidden": "remove it or check its spelling against `adaptive schema`",
@@ -71,10 +73,67 @@ def _path_of(location: tuple[int | str, ...]) -> str:
     return text
 
 
+def _model_at(location: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The score model that holds the field at `location` (walking dicts and lists)."""
+    current: object = Score
+    parts = list(location)
+    while parts:
+        part = parts.pop(0)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {info.alias or name: info for name, info in current.model_fields.items()}
+            fields.update(current.model_fields)
+            if not isinstance(part, str) or part not in fields:
+                return None
+            current = fields[part].annotation
+            continue
+        origin, args = get_origin(current), get_args(current)
+        if origin is dict:
+            current = args[1]
+        elif origin is list:
+            current = args[0]
+        elif origin in (Union, UnionType):
+            models = [arg for arg in args if isinstance(arg, type) and issubclass(arg, BaseModel)]
+            if len(models) != 1:
+                return None
+            current = models[0]
+            parts.insert(0, part)
+        else:
+            return None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unknown_field_fix(location: tuple[int | str, ...]) -> str:
+    """'did you mean' from the fields of the model the unknown field was written in."""
+    model = _model_at(location[:-1])
+    name = location[-1] if location else ""
+    if model is None or not isinstance(name, str):
+        return _FIXES["extra_forbidden"]
+    known = sorted(info.alias or field for field, info in model.model_fields.items())
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    listed = ", ".join(known)
+    if close:
+        guesses = " or ".join(repr(guess) for guess in close)
+        return f"did you mean {guesses}? (fields here: {listed})"
+    return f"remove it, or use one of the fields here: {listed}"
+
+
 def problems_from_validation(error: ValidationError) -> list[ScoreProblem]:
     problems = []
     for item in error.errors():
         message = item["msg"].removeprefix("Value error, ")
+        found = item.get("ctx", {}).get("error")
+        if isinstance(found, FieldProblems):  # a model's check of its own sub-fields
+            base = _path_of(item["loc"])
+            for path, what, value, fix in found.problems:
+                problems.append(ScoreProblem(f"{base}.{path}" if base else path, what, value,
+                                             fix))
+            continue
+        if item["type"] == "extra_forbidden":
+            given = item.get("input")
+            problems.append(ScoreProblem(_path_of(item["loc"]), "unknown field",
+                                         given if len(repr(given)) <= 80 else None,
+                                         _unknown_field_fix(item["loc"])))
+            continue
         if not item["loc"] and item["type"] == "value_error":
             # cross-reference problems arrive together as "path: message; path: message"
             for part in message.split("; "):
@@ -122,7 +181,11 @@ def load_score(path: str | Path) -> LoadedScore:
 
 def check_files(loaded: LoadedScore) -> list[ScoreProblem]:
     """Stems exist, are readable audio at the score's rate; patches exist; harmony parses."""
-    from adaptive.engine.patch_api import find_patch, load_patch  # no pyo needed to import
+    from adaptive.engine.patch_api import (  # no pyo needed to import
+        builtin_patch_names,
+        find_patch,
+        load_patch,
+    )
 
     score = loaded.score
     problems: list[ScoreProblem] = []
@@ -148,7 +211,8 @@ def check_files(loaded: LoadedScore) -> list[ScoreProblem]:
         if info.channels > 2:
             problems.append(ScoreProblem(field_path, f"{stem_path.name} has {info.channels} "
                                          "channels", relative, "export mono or stereo stems"))
-        if min_frames is not None and info.frames + 1 < min_frames:
+        # at another rate the length in frames means nothing: the rate problem is the one
+        if info.sample_rate == rate and min_frames is not None and info.frames + 1 < min_frames:
             seconds = min_frames / rate
             problems.append(ScoreProblem(
                 field_path, f"{stem_path.name} lasts {info.frames / rate:.3f} s, shorter than "
@@ -159,9 +223,12 @@ def check_files(loaded: LoadedScore) -> list[ScoreProblem]:
     def check_patch(field_path: str, name: str, controls: list[str]) -> None:
         patch_path = find_patch(name, loaded.directory)
         if patch_path is None:
+            builtins = builtin_patch_names()
+            close = difflib.get_close_matches(name, builtins, n=3, cutoff=0.6)
+            guess = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
             problems.append(ScoreProblem(field_path, f"no patch named {name!r}", name,
-                                         f"add patches/{name}.py beside the score or use a "
-                                         "built-in patch"))
+                                         f"{guess}add patches/{name}.py beside the score or "
+                                         f"use a built-in patch: {', '.join(builtins)}"))
             return
         try:
             module = load_patch(patch_path)

@@ -67,17 +67,33 @@ Breakpoint = tuple[float, float]
 """(parameter value, curve value); gain curves give dB (-inf allowed for silence)."""
 
 
-def _check_breakpoints(points: list[Breakpoint]) -> list[Breakpoint]:
+class FieldProblems(ValueError):
+    """Problems a model validator finds in its own sub-fields, each with its relative field
+    path, message, offending value and fix: `load.problems_from_validation` appends the path
+    to the model's location, so a message points at `...layers.pad.gain.tension`, not at
+    the whole layer."""
+
+    def __init__(self, problems: list[tuple[str, str, object, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{path}: {message}" for path, message, _, _ in problems))
+
+
+def _breakpoint_problem(points: list[Breakpoint]) -> tuple[str, object, str] | None:
+    """What is wrong with one curve's breakpoints (message, value, fix), if anything."""
     if not points:
-        raise ValueError("a curve needs at least one [parameter, value] breakpoint")
+        return ("a curve needs at least one [parameter, value] breakpoint", None,
+                "write [[parameter, value], ...]")
     xs = [x for x, _ in points]
     if any(not math.isfinite(x) for x in xs):
-        raise ValueError("breakpoint parameter values must be finite numbers")
+        return ("breakpoint parameter values must be finite numbers", xs,
+                "write a number for each breakpoint's parameter value")
     if xs != sorted(xs):
-        raise ValueError(f"breakpoints must be sorted by parameter value, got {xs}")
+        return ("breakpoints are not sorted by parameter value", xs,
+                "sort the breakpoints by parameter value")
     if any(math.isnan(y) or y == math.inf for _, y in points):
-        raise ValueError("breakpoint values must be numbers (-inf is allowed for silence)")
-    return points
+        return ("breakpoint values must be numbers (-inf is allowed for silence)",
+                [y for _, y in points], "write a number (or -inf) for each value")
+    return None
 
 
 Curve = Annotated[list[Breakpoint], Field(min_length=1)]
@@ -107,10 +123,16 @@ class Layer(Strict):
             raise ValueError("a layer needs exactly one of 'stem' or 'patch'")
         if self.stem is not None and self.controls:
             raise ValueError("'controls' only apply to patch layers")
-        for curves in [self.gain, *self.controls.values()]:
+        problems: list[tuple[str, str, object, str]] = []
+        named = [("gain", self.gain), *((f"controls.{n}", c) for n, c in self.controls.items())]
+        for field_path, curves in named:
             if isinstance(curves, dict):
-                for points in curves.values():
-                    _check_breakpoints(points)
+                for parameter, points in curves.items():
+                    problem = _breakpoint_problem(points)
+                    if problem is not None:
+                        problems.append((f"{field_path}.{parameter}", *problem))
+        if problems:
+            raise FieldProblems(problems)
         return self
 
 

@@ -24,6 +24,7 @@ from tests.bench import (
     render_speed,
     scsynth,
     scsynth_nrt,
+    state_at,
 )
 
 OUT = Path("docs/bench")
@@ -127,7 +128,7 @@ def _meets(value: float, target: float, lower_is_better: bool = True) -> str:
     return f"missed by {ratio:.2f}×"
 
 
-PARTS = ("render", "nrt", "onsets", "live_onsets", "latency", "scsynth")
+PARTS = ("render", "nrt", "onsets", "live_onsets", "latency", "scsynth", "state")
 
 
 def main() -> None:
@@ -156,7 +157,7 @@ def main() -> None:
     render_seconds = 10.0 if quick else 60.0
 
     def part(name: str, key: str, measure: Any) -> Any:
-        if args.redo and name not in args.redo:
+        if args.redo and name not in args.redo and key in previous:
             return previous[key]
         print(f"== {name}", flush=True)
         return measure()
@@ -178,6 +179,7 @@ def main() -> None:
     versus = part("scsynth", "versus_scsynth", lambda: scsynth.collect(
         stems, 8.0 if quick else 60.0, [100] if quick else [100, 1000], repeats)
         if have_scsynth else {})
+    state = part("state", "state_at", state_at.collect)
     plots(latency, versus, renders, nrt)
     elapsed = time.perf_counter() - started
     how = f"Written by `bin/bench{' --quick' if quick else ''}`"
@@ -188,18 +190,19 @@ def main() -> None:
     else:
         how += f" in {elapsed / 60:.1f} min"
     (OUT / "report.md").write_text("\n".join(
-        write_report(quick, how, renders, nrt, onset_rows, live_rows, latency, versus))
+        write_report(quick, how, renders, nrt, onset_rows, live_rows, latency, versus, state))
         + "\n")
     (OUT / "figures.json").write_text(json.dumps(
         {"quick": quick, "how": how, "renders": renders, "scsynth_nrt": nrt,
          "onsets": onset_rows, "live_onsets": live_rows, "latency": latency,
-         "versus_scsynth": versus}, indent=1) + "\n")
+         "versus_scsynth": versus, "state_at": state}, indent=1) + "\n")
     print(f"wrote {OUT / 'report.md'}: {how}")
 
 
 def write_report(quick: bool, how: str, renders: dict[str, Any], nrt: dict[str, Any],
                  onset_rows: list[dict[str, Any]], live_rows: list[dict[str, Any]],
-                 latency: dict[str, Any], versus: dict[str, Any]) -> list[str]:
+                 latency: dict[str, Any], versus: dict[str, Any],
+                 state: dict[str, Any]) -> list[str]:
     worst = max(abs(float(r["error"])) for r in onset_rows)
     live_worst = max((abs(float(r["worst_error_samples"])) for r in live_rows
                       if r["reliable"]), default=float("nan"))
@@ -230,6 +233,9 @@ def write_report(quick: bool, how: str, renders: dict[str, Any], nrt: dict[str, 
         speed = renders["32 stems"]["render_speed"]
         lines.append(f"| offline ≥ 40× real time at 32 stems | {speed:.1f}× | "
                      f"{_meets(speed, 40.0, lower_is_better=False)} |")
+    lines.append(f"| state_at ≤ 100 ms, {state['hours']:.0f} h timeline of {state['cues']} cues "
+                 f"(`bin/bench state`) | {state['max_ms']:.1f} ms worst, "
+                 f"{state['median_ms']:.1f} ms median | {_meets(state['max_ms'], 100.0)} |")
     for protocol, target in (("osc", 10000), ("mqtt", 2000)):
         highest = live_latency.highest_clean(latency[f"{protocol}_flood"])
         lines.append(f"| sustained ≥ {target} {protocol.upper()} msg/s, 0 xruns | {highest} "

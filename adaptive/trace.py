@@ -5,34 +5,31 @@ graph smooths them, the section playing, rests, stingers, and each layer's gain 
 over the smoothed parameters × its voice's fades × the rest gate × ducking × the
 performer's override). Ducking and overrides follow the engine's own envelopes (a stinger's
 attack, hold and release as `engine.voice.StingerSlot` opens and closes them; a 20 ms ramp
-per override), so the plot shows what the audio does.
+per override, as the conductor planned it), so the plot shows what the audio does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from adaptive import actions as _actions
-from adaptive.actions import Action, EndRest, StartRest, StartStinger, StartVoice, StopVoice
-from adaptive.curves import MIN_SMOOTHING, control_value, db_to_amplitude, fade_shape, layer_gain
+from adaptive.actions import (
+    Action,
+    EndRest,
+    RampLayers,
+    RampParams,
+    StartRest,
+    StartStinger,
+    StartVoice,
+    StopVoice,
+)
+from adaptive.curves import control_value, db_to_amplitude, fade_shape, layer_gain
+from adaptive.ramps import Ramp
 from adaptive.score.load import LoadedScore
 from adaptive.score.model import Score
-
-# parameter and override actions by whichever name actions.py gives them (SetParams and
-# SetLayerGains, or their ramp-carrying successors): the trace reads only `at` and `values`
-_PARAM_ACTIONS: tuple[Any, ...] = tuple(getattr(_actions, name) for name in
-                                        ("SetParams", "RampParams") if hasattr(_actions, name))
-_LAYER_ACTIONS: tuple[Any, ...] = tuple(getattr(_actions, name) for name in
-                                        ("SetLayerGains", "RampLayers")
-                                        if hasattr(_actions, name))
-
-OVERRIDE_RAMP_SECONDS = 0.02
-"""As the engine ramps a mute, solo or override gain (`engine.engine`)."""
 
 Array = npt.NDArray[np.float64]
 
@@ -72,6 +69,19 @@ def smoothed(times: Array, initial: float, changes: list[tuple[float, float]],
             index += 1
         value = _ramp(t, ramp_from, ramp_to, ramp_start, smoothing)
         out[i] = value
+    return out
+
+
+def ramped(times: Array, sample_rate: float, initial: float,
+           ramps: list[tuple[int, Ramp]]) -> Array:
+    """A value as the graph computes it from the conductor's ramps (`ramps.Ramp`): each
+    (action sample, ramp) takes over from its start, so the trace agrees to the sample."""
+    samples = np.round(times * sample_rate)
+    out = np.full_like(times, initial)
+    for at, ramp in ramps:
+        after = samples >= max(at, ramp.start)
+        progress = np.clip((samples[after] - ramp.start + 1) / ramp.length, 0.0, 1.0)
+        out[after] = ramp.start_value + (ramp.target - ramp.start_value) * progress
     return out
 
 
@@ -141,21 +151,21 @@ def build_trace(score: Score, actions: list[Action], sample_rate: int, duration:
     times = np.arange(0.0, duration, step)
     rate = float(sample_rate)
     initial = score.initial_parameters()
-    param_changes: dict[str, list[tuple[float, float]]] = {name: [] for name in initial}
+    param_ramps: dict[str, list[tuple[int, Ramp]]] = {name: [] for name in initial}
     voices: dict[tuple[str, int], list[tuple[StartVoice, StopVoice | None]]] = {}
     rests: list[Span] = []
     stingers: list[tuple[float, str]] = []
     rest_gain = np.ones_like(times)
     rest_start: StartRest | None = None
-    override_changes: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    override_ramps: dict[tuple[str, str], list[tuple[int, Ramp]]] = {}
     duck_starts: dict[tuple[str, int], list[float]] = {}
     for action in actions:
-        if isinstance(action, _PARAM_ACTIONS):
-            for name, value in action.values.items():
-                param_changes[name].append((action.at / rate, value))
-        elif isinstance(action, _LAYER_ACTIONS):
-            for key, value in action.values.items():
-                override_changes.setdefault(key, []).append((action.at / rate, value))
+        if isinstance(action, RampParams):
+            for name, ramp in action.ramps.items():
+                param_ramps[name].append((action.at, ramp))
+        elif isinstance(action, RampLayers):
+            for layer_key, ramp in action.ramps.items():
+                override_ramps.setdefault(layer_key, []).append((action.at, ramp))
         elif isinstance(action, StartVoice):
             voices.setdefault((action.section, action.slot), []).append((action, None))
         elif isinstance(action, StopVoice):
@@ -176,9 +186,8 @@ def build_trace(score: Score, actions: list[Action], sample_rate: int, duration:
             rest_gain = np.where(after, np.maximum(rest_gain, reentry), rest_gain)
             rests[-1].end = action.at / rate
             rest_start = None
-    params = {name: smoothed(times, initial[name], changes,
-                             max(score.parameters[name].smoothing, MIN_SMOOTHING))
-              for name, changes in param_changes.items()}
+    params = {name: ramped(times, rate, initial[name], ramps)
+              for name, ramps in param_ramps.items()}
     sections: list[Span] = []
     layer_gains: dict[str, Array] = {}
     controls: dict[str, Array] = {}
@@ -204,11 +213,10 @@ def build_trace(score: Score, actions: list[Action], sample_rate: int, duration:
                                        for i in range(len(times))])
                     controls[f"{key}.{control}"] = values
     bed_gain = _bed_gain(score, times, rate, duck_starts, stinger_frames or {})
-    for key, changes in override_changes.items():
-        name = f"{key[0]}.{key[1]}"
+    for (section_name, layer_name), ramps in override_ramps.items():
+        name = f"{section_name}.{layer_name}"
         if name in layer_gains:
-            layer_gains[name] = layer_gains[name] * smoothed(times, 1.0, changes,
-                                                             OVERRIDE_RAMP_SECONDS)
+            layer_gains[name] = layer_gains[name] * ramped(times, rate, 1.0, ramps)
     if bed_gain is not None:
         layer_gains = {key: gains * bed_gain for key, gains in layer_gains.items()}
     sections.sort(key=lambda span: span.start)

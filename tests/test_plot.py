@@ -10,13 +10,14 @@ import numpy.typing as npt
 from adaptive.actions import (
     Action,
     EndRest,
-    SetParams,
+    RampParams,
     StartRest,
     StartStinger,
     StartVoice,
     StopVoice,
 )
 from adaptive.plot import plot_render
+from adaptive.ramps import Ramp
 from adaptive.score.model import Score
 from adaptive.trace import Span, Trace, build_trace
 
@@ -44,8 +45,9 @@ def test_plot_draws_every_row(tmp_path: Path) -> None:
             "b": {"tempo": 90, "bars": 2, "layers": {"y": {"patch": "pad"}}}},
         "stingers": {"hit": {"patch": "hit", "length": 1.0}}})
     actions: list[Action] = [
-        SetParams(0, {"tension": 0.0}), StartVoice(0, "a", 0, 0.0, 0, "linear"),
-        SetParams(SR, {"tension": 1.0}), StopVoice(3 * SR, "a", 0, SR // 2, "linear"),
+        RampParams(0, {"tension": Ramp.constant(0.0)}), StartVoice(0, "a", 0, 0.0, 0, "linear"),
+        RampParams(SR, {"tension": Ramp(SR, SR, 0.0, 1.0)}),
+        StopVoice(3 * SR, "a", 0, SR // 2, "linear"),
         StartVoice(3 * SR, "b", 0, 3.0 * SR, 0, "linear", bridge=True),
         StartStinger(4 * SR, "hit", 0), StartRest(5 * SR, SR // 4),
         EndRest(5 * SR + SR // 2, SR // 8)]

@@ -101,3 +101,28 @@ def test_verbose_after_the_subcommand() -> None:
     assert parser.parse_args(["-v", "serve"]).verbose
     assert not parser.parse_args(["serve"]).verbose
     assert parser.parse_args(["devices", "--verbose"]).verbose
+
+
+@pytest.mark.jack
+def test_jack_outputs_go_to_the_playback_ports_unless_told_not_to(stem_score: Path,
+                                                                  jack: str) -> None:
+    import jack as jack_client
+
+    from tests.live.harness import serve
+
+    with serve(stem_score, jack) as served:
+        served.wait_log("JACK outputs connected")
+        client = jack_client.Client("probe-connections", servername=jack,
+                                    no_start_server=True)
+        try:
+            connected = [[p.name for p in client.get_all_connections(f"{served.jack_name}:"
+                                                                     f"output_{i}")]
+                         for i in (1, 2)]
+        finally:
+            client.close()
+        assert served.stop() == 0
+    assert connected == [["system:playback_1"], ["system:playback_2"]], connected
+    assert f"{served.jack_name}:output_1 -> system:playback_1" in served.log()
+    with serve(stem_score, jack, "--jack-connect", "none") as served:
+        served.wait_log("left unconnected")
+        assert served.stop() == 0

@@ -17,6 +17,8 @@ from adaptive.live.osc import encode_bundle, encode_message
 from tests.audio import impulses, sine_level_db
 from tests.live.harness import RATE, SPORADIC_XRUNS, Recorder, Served, serve
 
+pytestmark = pytest.mark.jack
+
 AMPLITUDE_DB = 20 * math.log10(0.2)
 
 

@@ -12,11 +12,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from pythonosc.osc_packet import OscPacket
 
 from adaptive.live.osc import encode_bundle, encode_message
 from tests.audio import sine_level_db
 from tests.live.harness import RATE, SPORADIC_XRUNS, Recorder, serve
+
+pytestmark = pytest.mark.jack
 
 AMPLITUDE_DB = 20 * math.log10(0.2)
 

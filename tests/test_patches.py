@@ -180,7 +180,7 @@ def test_validate_sees_a_fixed_patch(tmp_path: Path) -> None:
     """The score check (as a --watch reload runs it) reads the patch as it is now."""
     (tmp_path / "patches").mkdir()
     patch = tmp_path / "patches" / "mine.py"
-    patch.write_text(PATCH_SOURCE.replace("VALUE", "0.5") + "\n1 / 0\n")
+    patch.write_text("1 / 0\n" + PATCH_SOURCE.replace("VALUE", "0.5"))  # fails before CONTROLS
     score = tmp_path / "score.toml"
     score.write_text('[sections.a]\ntempo = 120\nbars = 1\n'
                      '[sections.a.layers.p]\npatch = "mine"\ncontrols.level = 0.3\n')

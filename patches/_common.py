@@ -34,14 +34,19 @@ def step_gate(ctx: PatchContext, steps_per_beat: float, density: PyoObject,
 
 
 def noise_table(ctx: PatchContext, seconds: float = 1.0) -> PyoObject:
-    """Deterministic white noise (seeded), to be read by an oscillator."""
+    """Deterministic white noise (seeded), to be read by `noise`."""
     rng = np.random.default_rng(ctx.seed + 7919)
     return table(ctx, rng.uniform(-1.0, 1.0, int(ctx.sample_rate * seconds)))
 
 
 def noise(ctx: PatchContext, table_: PyoObject, seconds: float = 1.0,
           phase: float = 0.0) -> PyoObject:
-    return ctx.pyo.Osc(table_, freq=1.0 / seconds, phase=phase)
+    """The noise table read at the voice's position (not from when it started): a seek
+    and a straight play of the same bar hear the same noise, so renders stay repeatable
+    wherever they start."""
+    pyo = ctx.pyo
+    size = float(int(ctx.sample_rate * seconds))
+    return pyo.TableIndex(table_, pyo.Wrap(ctx.clock.position + phase * size, 0.0, size))
 
 
 def decay_env(ctx: PatchContext, trigger: PyoObject, seconds: float | PyoObject,

@@ -74,3 +74,19 @@ def captured_objects(pyo: ModuleType) -> Iterator[list[PyoObject]]:
         yield created
     finally:
         stack.pop()  # a thread's captures close in the order they opened
+
+
+@contextmanager
+def shared_objects(pyo: ModuleType) -> Iterator[list[PyoObject]]:
+    """Capture objects that several voices share (a parameter's curve lookup): they are
+    recorded here and by no capture open around the block, so stopping the voice that
+    happened to create one never silences the others that read it."""
+    install(pyo)
+    stack = _open_captures()
+    outer, stack[:] = stack[:], []
+    created: list[PyoObject] = []
+    stack.append(created)
+    try:
+        yield created
+    finally:
+        stack[:] = outer

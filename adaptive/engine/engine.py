@@ -136,7 +136,7 @@ class Engine:
     def silence_all(self) -> None:
         """Stop every object of this graph (the shared counter excepted): it costs nothing
         from now on and can be dropped."""
-        for obj in self._objects:
+        for obj in [*self._objects, *self.bus.objects]:
             obj.stop()
 
     def housekeeping(self, now: int) -> None:

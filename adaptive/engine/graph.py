@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from adaptive import ramps
 from adaptive.curves import curve_values, fade_shape, gain_curve_amplitudes
+from adaptive.engine.capture import shared_objects
 from adaptive.score.model import Parameter
 
 PyoObject = Any
@@ -177,6 +178,8 @@ class ParameterBus:
         self.signals: dict[str, PyoObject] = {}
         self._indexes: dict[str, PyoObject] = {}
         self._lookups: dict[tuple[str, tuple[tuple[float, float], ...], bool], PyoObject] = {}
+        self.objects: list[PyoObject] = []
+        """The shared lookups, to stop with the engine (see `Engine.silence_all`)."""
         for name in parameters:
             value = ScheduledValue(pyo, counter, self.normalise(name, initial[name]))
             self.values[name] = value
@@ -204,8 +207,12 @@ class ParameterBus:
             spec = self.specs[name]
             xs = np.linspace(spec.min, spec.max, CURVE_POINTS)
             values = gain_curve_amplitudes(points, xs) if gain else curve_values(points, xs)
-            table = table_from_array(self._pyo, values)
-            self._lookups[key] = self._pyo.Pointer(table, self._indexes[name])
+            # shared by every voice slot that uses the curve: owned by the bus, not by the
+            # voice that asked first (stopping that voice would silence the others)
+            with shared_objects(self._pyo) as created:
+                table = table_from_array(self._pyo, values)
+                self._lookups[key] = self._pyo.Pointer(table, self._indexes[name])
+            self.objects.extend(created)
         return self._lookups[key]
 
 

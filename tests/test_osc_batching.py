@@ -137,9 +137,11 @@ def test_a_long_flood_leaves_the_last_value_playing_and_memory_flat(
         grown = tracemalloc.get_traced_memory()[0] - before
         tracemalloc.stop()
         last = ((99 * 7 + 15) % 11) / 10
-        assert control.status()["params"]["intensity"] == pytest.approx(last)
+        assert control.status()["targets"]["intensity"] == pytest.approx(last)
         for _ in range(20):  # 0.1 s: longer than the smoothing
             server.process()
+        control.tick()
+        assert control.status()["params"]["intensity"] == pytest.approx(last)
         assert control.engine.bus.signals["intensity"].get() == pytest.approx(last)
         assert control.conductor.released == []
         assert control.stats.snapshot()["osc_coalesced"] == 22 * 100  # one per batch

@@ -8,8 +8,6 @@ patch's notes land on the same samples.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 

@@ -52,6 +52,7 @@ from adaptive.engine.engine import Engine
 from adaptive.live.bus import OutputBus
 from adaptive.live.clock import AudioClock, Clock
 from adaptive.live.inputs import Timed, coalesce
+from adaptive.live.status import music_status
 from adaptive.musical_time import Grid, first_sample
 from adaptive.runtime.driver import Driver
 from adaptive.score.model import Score
@@ -399,18 +400,11 @@ class Controller:
     # -------------------------------------------------------------- status
 
     def status(self) -> dict[str, Any]:
+        """What is sounding now and what is pending (see `status.STATUS_FIELDS`)."""
         with self._lock:
             now = self.now()
-            bed = self.conductor.bed
-            bar = beat = 0
-            if bed is not None and now >= bed.start:
-                bar, beat = bed.grid.bar_and_beat(now, self.score.sections[bed.section].bars)
-            section = bed.section if bed is not None else None
-            params = dict(self.conductor.params)
-            resting = self.conductor.resting
-        layers = [] if section is None else sorted(self.score.sections[section].layers)
-        return {"section": section, "bar": bar, "beat": beat, "resting": resting,
-                "params": params, "layers": layers, "sample": now,
-                "time": now / self.sample_rate, "counters": self.stats.snapshot(),
-                "reloads": self.reloads, "reload_error": self.reload_error,
-                "dropped": self.bus.drops()}
+            state = self.conductor.state(now)
+            score = self.score
+        return {**music_status(score, state, self.sample_rate),
+                "counters": self.stats.snapshot(), "reloads": self.reloads,
+                "reload_error": self.reload_error, "dropped": self.bus.drops()}

@@ -203,7 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     devices = commands.add_parser("devices", help="list PortAudio output devices")
     devices.set_defaults(func=_cmd_devices)
 
-    send = commands.add_parser("send", help="send a command to a running server")
+    from adaptive.live.protocol import osc_help
+
+    send = commands.add_parser("send", help="send a command to a running server",
+                               epilog=osc_help(),
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
     send.add_argument("address", help="OSC address (/param/tension) or, with --mqtt, a topic "
                       "suffix (param/tension, params, cmd)")
     send.add_argument("values", nargs="*", help="arguments (numbers or names), or one JSON "

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from adaptive.commands import GoToSection, LayerGain, LayerMute, Rest, SetParam, SetParams, Stop
-from adaptive.live.inputs import InputRejected, command_from_mqtt, command_from_osc
+from adaptive.live.inputs import InputRejected
 from adaptive.live.osc import OscConfig
+from adaptive.live.protocol import command_from_mqtt, command_from_osc
 
 
 def test_osc_address_space() -> None:

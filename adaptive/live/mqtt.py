@@ -28,7 +28,8 @@ import aiomqtt
 from adaptive.commands import Command
 from adaptive.live.controller import Event
 from adaptive.live.endpoint import Core
-from adaptive.live.inputs import InputRejected, Timed, command_from_mqtt
+from adaptive.live.inputs import InputRejected, Timed
+from adaptive.live.protocol import command_from_mqtt, mqtt_subscriptions
 from adaptive.live.threads import realtime_thread
 
 log = logging.getLogger("adaptive.mqtt")
@@ -119,7 +120,7 @@ async def _connected(controller: Core, config: MqttConfig, events: asyncio.Queue
 async def _session(client: aiomqtt.Client, controller: Core, config: MqttConfig,
                    events: asyncio.Queue[Event], stop: asyncio.Event) -> None:
     prefix = config.prefix
-    for topic in (f"{prefix}/param/+", f"{prefix}/params", f"{prefix}/cmd"):
+    for topic in mqtt_subscriptions(prefix):
         await client.subscribe(topic, qos=config.qos)
     # online only once subscribed: a client that waits for it never publishes into the void
     await client.publish(f"{prefix}/online", "true", qos=1, retain=True)

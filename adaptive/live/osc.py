@@ -28,7 +28,8 @@ from adaptive.commands import Command
 from adaptive.live.bus import Subscription
 from adaptive.live.controller import Event
 from adaptive.live.endpoint import Core, StartupError
-from adaptive.live.inputs import InputRejected, Timed, command_from_osc
+from adaptive.live.inputs import InputRejected, Timed
+from adaptive.live.protocol import command_from_osc
 from adaptive.live.threads import realtime_thread
 
 log = logging.getLogger("adaptive.osc")

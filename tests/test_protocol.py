@@ -1,0 +1,64 @@
+"""The protocol tables are the one definition: parsing, `adaptive send` and the README."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from adaptive.commands import SetParam
+from adaptive.live.client import check_osc
+from adaptive.live.protocol import (
+    MQTT_TOPICS,
+    OSC_ADDRESSES,
+    QUERIES,
+    command_from_mqtt,
+    command_from_osc,
+    mqtt_subscriptions,
+    mqtt_table,
+    osc_address,
+    osc_table,
+)
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def test_the_readme_tables_are_the_protocol_tables() -> None:
+    assert osc_table() in README
+    assert mqtt_table() in README
+
+
+def test_every_row_parses_what_it_documents() -> None:
+    examples = {"/param/<name>": [0.5], "/params": ["a", 1.0], "/state": ["x"],
+                "/section": ["x"], "/stinger": ["x"], "/rest": [], "/resume": [],
+                "/transport/play": [], "/transport/stop": [], "/layer/<name>/mute": [1],
+                "/layer/<name>/solo": [0], "/layer/<name>/gain": [-3.0],
+                "/layer/<name>/auto": []}
+    for row in OSC_ADDRESSES:
+        address = row.pattern.replace("<name>", "pad")
+        found = osc_address(address)
+        assert found is not None and found[0] is row
+        if row.build is None:
+            assert row.pattern in QUERIES
+            continue
+        command = command_from_osc(address, examples[row.pattern])
+        assert command is not None
+    assert {"/status", "/subscribe", "/unsubscribe"} == QUERIES
+    assert osc_address("/param") is None and osc_address("/param//x") is None
+    assert command_from_mqtt("param/x", b"0.25") == SetParam(name="x", value=0.25)
+    assert mqtt_subscriptions("p") == ["p/param/+", "p/params", "p/cmd"]
+    assert {t.pattern for t in MQTT_TOPICS if t.build is None} == {"status", "event/<kind>",
+                                                                   "online"}
+
+
+def test_send_checks_a_message_against_the_table() -> None:
+    assert check_osc("/param/tension", [0.5]) is None
+    assert check_osc("/status", []) is None
+    assert "no such OSC address" in str(check_osc("/paramz/tension", [0.5]))
+    assert "expected a number" in str(check_osc("/param/tension", ["loud"]))
+    done = subprocess.run([sys.executable, "-m", "adaptive.cli", "send", "/section"],
+                          capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 2 and "expected 1 argument" in done.stderr, done.stderr
+    helped = subprocess.run([sys.executable, "-m", "adaptive.cli", "send", "--help"],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert all(row.pattern in helped.stdout for row in OSC_ADDRESSES)

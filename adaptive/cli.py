@@ -122,7 +122,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
         mqtt = MqttConfig.from_url(args.mqtt, prefix=args.mqtt_prefix or f"adaptive/{args.name}",
                                    qos=args.mqtt_qos, ca_file=args.mqtt_ca)
-    return serve(ServeConfig(score, audio, osc, mqtt, args.watch, args.seed, args.name))
+    return serve(ServeConfig(score, audio, osc, mqtt, args.watch, args.seed, args.name,
+                             Path(args.timeline) if args.timeline else None))
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -197,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--mqtt-ca", help="CA certificate file for mqtts://")
     serve.add_argument("--name", default="default", help="instance name")
     serve.add_argument("--watch", action="store_true", help="reload the score when it changes")
+    serve.add_argument("--timeline", help="TOML file of timed commands played live from the "
+                       "start (the other inputs act on top of it)")
     serve.add_argument("--seed", type=int, default=1)
     serve.set_defaults(func=_cmd_serve)
 

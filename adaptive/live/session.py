@@ -33,6 +33,7 @@ from adaptive.live.endpoint import Endpoint, StartupError
 from adaptive.live.osc import OscConfig, OscEndpoint
 from adaptive.live.threads import name_native_thread, realtime_thread
 from adaptive.score.load import LoadedScore, load_score
+from adaptive.score.model import Score
 
 log = logging.getLogger("adaptive.serve")
 
@@ -48,6 +49,7 @@ class ServeConfig:
     watch: bool = False
     seed: int = 1
     name: str = "adaptive"
+    timeline: Path | None = None  # cues played into the live server from the start
 
 
 IDLE_TICK_BLOCKS = 4
@@ -134,9 +136,13 @@ class Ticker(threading.Thread):
                 next_tick = time.monotonic()
 
 
-def endpoints_for(config: ServeConfig) -> list[Endpoint]:
+def endpoints_for(config: ServeConfig, score: Score) -> list[Endpoint]:
     """The inputs a configuration asks for; a new kind of input is one more line here."""
     endpoints: list[Endpoint] = []
+    if config.timeline is not None:
+        from adaptive.live.timeline_input import TimelineEndpoint
+
+        endpoints.append(TimelineEndpoint(config.timeline, score))
     if config.osc is not None:
         endpoints.append(OscEndpoint(config.osc))
     if config.mqtt is not None:
@@ -165,7 +171,7 @@ class Session:
         self.server: Any = None
         self.engine: Engine | None = None
         self.controller: Controller | None = None
-        self.endpoints = endpoints_for(config)
+        self.endpoints = endpoints_for(config, self.loaded.score)
         self.started: list[Endpoint] = []
         self.ticker: Ticker | None = None
         self.free_running: FreeRunning | None = None

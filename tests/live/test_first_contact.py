@@ -126,3 +126,24 @@ def test_jack_outputs_go_to_the_playback_ports_unless_told_not_to(stem_score: Pa
     with serve(stem_score, jack, "--jack-connect", "none") as served:
         served.wait_log("left unconnected")
         assert served.stop() == 0
+
+
+def test_a_timeline_plays_into_the_live_server(stem_score: Path, tmp_path: Path) -> None:
+    timeline = tmp_path / "cues.toml"
+    timeline.write_text('duration = 4.0\n[[cue]]\nat = 0.5\ncmd = "section"\nname = "b"\n'
+                        '[[cue]]\nat = 0.5\ncmd = "param"\nname = "tension"\nvalue = 0.75\n')
+    with serve_with(stem_score, "--audio", "none", "--timeline", str(timeline)) as served:
+        deadline = time.monotonic() + 5
+        while status(served.osc_port)["section"] != "b":
+            assert time.monotonic() < deadline, status(served.osc_port)
+            time.sleep(0.05)
+        assert status(served.osc_port)["targets"] == {"tension": 0.75, "arousal": 0.0}
+        served.wait_log("why: timeline cues.toml")
+        assert served.stop() == 0
+    timeline.write_text('[[cue]]\nat = 0.5\ncmd = "section"\nname = "nowhere"\n')
+    done = subprocess.run([sys.executable, "-m", "adaptive.cli", "serve", str(stem_score),
+                           "--audio", "none", "--osc", f"127.0.0.1:{free_port()}",
+                           "--timeline", str(timeline)], capture_output=True, text=True,
+                          timeout=60, env=ENV, check=False)
+    assert done.returncode == 1 and "nowhere" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

@@ -194,6 +194,10 @@ class Session:
         clock_sampling = ClockSampling(self.server, self.controller)
         # the first section starts on sample 0: its start is set before the clock runs
         self.controller.tick()
+        # a full collection holds the GIL longer than an audio period: do it (and freeze
+        # what is built) before the audio runs, not after
+        gc.collect()
+        gc.freeze()
         self.server.start()
         self.engine.start()
         if config.backend == "none":
@@ -270,8 +274,7 @@ class Session:
             from adaptive.live.reload import watch_score
 
             tasks.append(asyncio.create_task(watch_score(self, self.stop_requested)))
-        gc.collect()
-        gc.freeze()  # a full collection holds the GIL longer than an audio period
+        gc.freeze()  # what start-up built since (threads, endpoints), without a collection
         log.info("ready")
         await self.stop_requested.wait()
         await self._fade_out()

@@ -11,6 +11,12 @@ milliseconds of its offline sample; every cue is therefore placed mid-beat (its 
 event is the same) and levels are read where the ramps are complete. Sample 0 of the server
 is found in the recording from the click on each of section a's bars (the recorder is
 connected before sample 0), its bar number from `/status` against JACK's frame time.
+
+Tolerated noise: xruns on this 2-core VM (1-3 per 20 s even with an idle server, mostly the
+Python recorder's own by jackd's log, and seen with the code of 1319c22 too). A lost period
+shifts the rest of the recording by whole periods, so onsets are compared modulo the
+periods lost before them (never more than the xruns counted) and a level window an xrun
+falls into is left out (at most two). The exact xrun counts belong to `bin/bench`.
 """
 
 from __future__ import annotations
@@ -128,8 +134,9 @@ def _status(port: int, recorder: Recorder) -> tuple[dict[str, object], int, floa
     return status, (before + after) // 2, (wall_before + wall_after) / 2
 
 
-def _play_live(jack: str, directory: Path) -> tuple[np.ndarray, int]:
-    """The recording, and the recording index of the server's sample 0."""
+def _play_live(jack: str, directory: Path) -> tuple[np.ndarray, list[int]]:
+    """The recording from the server's sample 0, and the samples (on that scale) where the
+    JACK server reported an xrun."""
     recorder = Recorder(jack, seconds=SECONDS + 20.0)
     recorder.start()
     try:
@@ -149,6 +156,7 @@ def _play_live(jack: str, directory: Path) -> tuple[np.ndarray, int]:
                     sock.sendto(message, ("127.0.0.1", served.osc_port))
             time.sleep(max(0.0, wall_zero + SECONDS + 0.5 - time.time()))
             audio = recorder.audio()
+            xrun_frames, total = recorder.xrun_frames, recorder.xruns
             served.stop()
     finally:
         recorder.stop()
@@ -158,7 +166,8 @@ def _play_live(jack: str, directory: Path) -> tuple[np.ndarray, int]:
     origin = first - math.ceil(bar * BAR_A - 1e-6)
     # /status only narrows sample 0 to a few periods; the bar it picks is a bar apart
     assert abs(origin - zero_estimate) < BAR_A / 4, (origin, zero_estimate)
-    return audio[origin:], origin
+    assert total <= len(xrun_frames), "more xruns than the recorder keeps frames of"
+    return audio[origin:], [frame - origin for frame in xrun_frames if frame >= origin]
 
 
 def test_offline_and_live_give_the_same_onsets_and_levels(tmp_path: Path, jack: str) -> None:
@@ -167,7 +176,7 @@ def test_offline_and_live_give_the_same_onsets_and_levels(tmp_path: Path, jack: 
     commands = [(round((BASE + at) * RATE), parse_command(body)) for at, body in CUES]
     offline = render(loaded, commands, round(SECONDS * RATE)).audio
     assert offline is not None
-    live, _ = _play_live(jack, tmp_path)
+    live, xruns = _play_live(jack, tmp_path)
     assert len(live) >= len(offline) - PERIOD
 
     # from 0.1 s: pyo fades a live server's output in over its first ~240 samples
@@ -176,15 +185,36 @@ def test_offline_and_live_give_the_same_onsets_and_levels(tmp_path: Path, jack: 
     heard = impulses(live[skip:len(offline)], threshold=0.3) + skip
     # every click, the transition's marks, both stingers and the re-entry's clicks
     assert len(expected) >= 10, list(expected)
-    worst_onset = max(int(np.min(np.abs(heard - e))) for e in expected)
     assert len(heard) == len(expected), (list(heard), list(expected))
-    assert worst_onset <= 1, worst_onset
+    # A JACK period lost by any client (an xrun; on this VM mostly the recorder's own, by
+    # jackd's "client = ... was not finished") shifts the rest of the recording by whole
+    # periods. So: the difference, less the whole periods lost before it, is within one
+    # sample, and no onset is shifted by more periods than xruns happened before it.
+    residuals = []
+    for e, h in zip(expected, heard, strict=True):
+        periods = round((h - e) / PERIOD)
+        assert abs(periods) <= sum(x <= h for x in xruns), (e, h, xruns)
+        residuals.append(int(abs(h - e - periods * PERIOD)))
+    worst_onset = max(residuals)
+    assert worst_onset <= 1, (residuals, xruns)
 
-    differences = [sine_level_db(live, f, RATE, t, 0.3) - sine_level_db(offline, f, RATE, t, 0.3)
-                   for t, f in LEVELS]
+    # levels: each window read where the recording has it (shifted like the onset before
+    # it); a window an xrun falls into is left out
+    shifts = [(int(e), round((h - e) / PERIOD)) for e, h in zip(expected, heard, strict=True)]
+    differences = []
+    for t, f in LEVELS:
+        start = round(t * RATE)
+        if any(start <= x < start + round(0.3 * RATE) + PERIOD for x in xruns):
+            continue
+        periods = next((k for e, k in reversed(shifts) if e <= start), 0)
+        heard_at = (start + periods * PERIOD) / RATE
+        differences.append(sine_level_db(live, f, RATE, heard_at, 0.3)
+                           - sine_level_db(offline, f, RATE, t, 0.3))
+    assert len(differences) >= len(LEVELS) - 2, (len(differences), xruns)
     assert max(abs(d) for d in differences) <= 0.2, differences
     # the rest is silence in both (between its release and the re-entry)
     rest = slice(round((BASE + 18.0) * RATE), round((BASE + 19.5) * RATE))
     assert np.max(np.abs(offline[rest])) < 1e-4 and np.max(np.abs(live[rest])) < 1e-4
     print(f"parity: worst onset difference {worst_onset} samples over {len(expected)} onsets, "
-          f"worst level difference {max(abs(d) for d in differences):.4f} dB")
+          f"worst level difference {max(abs(d) for d in differences):.4f} dB over "
+          f"{len(differences)} windows; xruns at {xruns}")

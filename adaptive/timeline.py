@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import tomllib
 from dataclasses import dataclass
@@ -18,21 +17,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from adaptive.commands import (
-    Command,
-    GoToSection,
-    LayerAuto,
-    LayerGain,
-    LayerMute,
-    LayerSolo,
-    PlayStinger,
-    Resume,
-    SetParam,
-    SetParams,
-    SetState,
-    parse_command,
-)
+from adaptive.commands import Command, parse_command
 from adaptive.errors import TimelineError, TimelineProblem
+from adaptive.names import ScoreNames
 from adaptive.score.model import Score
 
 DEFAULT_TAIL_SECONDS = 8.0
@@ -101,82 +88,17 @@ def load_timeline(path: str | Path) -> Timeline:
     return parse_timeline(data, str(path))
 
 
-def _unknown(kind: str, name: str, known: list[str], declare: str) -> tuple[str, str]:
-    """The message and fix for a name the score does not declare, with close matches."""
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-    listed = ", ".join(known) if known else "none"
-    if close:
-        guesses = " or ".join(repr(guess) for guess in close)
-        fix = f"did you mean {guesses}? (known {kind}s: {listed})"
-    elif known:
-        fix = f"use one of the score's {kind}s: {listed}"
-    else:
-        fix = f"the score declares no {kind}; {declare}"
-    return f"unknown {kind} {name!r}", fix
-
-
 def check_timeline(timeline: Timeline, score: Score) -> list[TimelineProblem]:
     """Every cue naming a section, stinger, state, layer or parameter the score lacks.
 
     Why before rendering: the conductor can only reject such a cue when it comes due, and
-    a misspelt layer in a mute would then render with exit 0 while doing nothing. A layer
-    is named alone (any section with that layer) or as 'section.layer'.
+    a misspelt layer in a mute would then render with exit 0 while doing nothing. The rule
+    is the live server's (`names.ScoreNames`).
     """
-    sections = sorted(score.sections)
-    params = sorted(score.parameters)
-    states = sorted(score.states)
-    stingers = sorted(score.stingers)
-    layer_names = sorted({layer for spec in score.sections.values() for layer in spec.layers})
-    qualified = sorted(f"{section}.{layer}" for section, spec in score.sections.items()
-                       for layer in spec.layers)
-    problems: list[TimelineProblem] = []
-
-    def problem(cue: Cue, field: str, kind: str, name: str, known: list[str],
-                declare: str) -> None:
-        message, fix = _unknown(kind, name, known, declare)
-        problems.append(TimelineProblem(cue.index, cue.at, field, message, fix))
-
-    for cue in sorted(timeline.cues, key=lambda cue: cue.index):
-        command = cue.command
-        if isinstance(command, SetParam) and command.name not in score.parameters:
-            problem(cue, "name", "parameter", command.name, params,
-                    "declare it under [parameters]")
-        elif isinstance(command, SetParams):
-            for name in command.values:
-                if name not in score.parameters:
-                    problem(cue, f"values.{name}", "parameter", name, params,
-                            "declare it under [parameters]")
-        elif isinstance(command, SetState) and command.name not in score.states:
-            problem(cue, "name", "state", command.name, states, "declare it under [states]")
-        elif isinstance(command, GoToSection) and command.name not in score.sections:
-            problem(cue, "name", "section", command.name, sections, "declare it")
-        elif isinstance(command, Resume) and command.section is not None \
-                and command.section not in score.sections:
-            problem(cue, "section", "section", command.section, sections, "declare it")
-        elif isinstance(command, PlayStinger) and command.name not in score.stingers:
-            problem(cue, "name", "stinger", command.name, stingers,
-                    "declare it under [stingers]")
-        elif isinstance(command, LayerMute | LayerSolo | LayerGain | LayerAuto):
-            name = command.layer
-            if name in layer_names or name in qualified:
-                continue
-            section, dot, layer = name.partition(".")
-            if dot and section in score.sections:  # the section is right: suggest its layers
-                elsewhere = [f"{other}.{layer}" for other in sections
-                             if layer in score.sections[other].layers]
-                own = sorted(score.sections[section].layers)
-                close = difflib.get_close_matches(layer, own, n=3, cutoff=0.6)
-                guesses = [f"{section}.{guess}" for guess in close] + elsewhere
-                listed = ", ".join(own) or "none"
-                fix = (f"did you mean {' or '.join(map(repr, guesses))}? " if guesses
-                       else "") + f"(layers of {section}: {listed})"
-                problems.append(TimelineProblem(cue.index, cue.at, "layer",
-                                                f"section {section!r} has no layer {layer!r}",
-                                                fix))
-            else:
-                problem(cue, "layer", "layer", name, layer_names + qualified,
-                        "add layers to a section")
-    return problems
+    names = ScoreNames(score)
+    return [TimelineProblem(cue.index, cue.at, problem.field, problem.message, problem.fix)
+            for cue in sorted(timeline.cues, key=lambda cue: cue.index)
+            for problem in names.problems(cue.command)]
 
 
 def require_valid(timeline: Timeline, score: Score, source: str) -> None:

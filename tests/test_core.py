@@ -218,3 +218,24 @@ def test_score_validation_names_fields() -> None:
 def test_bad_commands_are_refused(body: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         parse_command(body)
+
+
+# ------------------------------------------------------------------ dispatch tables
+
+def test_every_command_and_action_has_its_one_handler() -> None:
+    """One dispatch per union (no isinstance chains): a new command or action that is
+    missing from a table fails here, not at a show."""
+    import typing
+
+    from adaptive import conductor as conductor_module
+    from adaptive import names
+    from adaptive.actions import Action
+    from adaptive.commands import Command
+    from adaptive.engine import engine as engine_module
+
+    commands = set(typing.get_args(typing.get_args(Command)[0]))
+    actions = set(typing.get_args(Action))
+    assert len(commands) == 13 and len(actions) == 7
+    assert set(conductor_module._HANDLERS) == commands
+    assert set(names.REFERENCES) == commands
+    assert set(engine_module._APPLY) == actions

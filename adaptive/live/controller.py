@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,13 +36,10 @@ from adaptive.actions import (
 )
 from adaptive.commands import (
     Command,
-    GoToSection,
     LayerAuto,
     LayerGain,
     LayerMute,
     LayerSolo,
-    PlayStinger,
-    Resume,
     SetParam,
     SetParams,
     SetState,
@@ -54,6 +51,7 @@ from adaptive.live.clock import AudioClock, Clock
 from adaptive.live.inputs import Timed, coalesce
 from adaptive.live.status import music_status
 from adaptive.musical_time import Grid, first_sample
+from adaptive.names import ScoreNames, parameter_values
 from adaptive.runtime.driver import Driver
 from adaptive.score.model import Score
 
@@ -70,12 +68,6 @@ least once within this span (about 43 ms at 256 frames and 48 kHz)."""
 
 SAFETY_BLOCKS = 2
 """A planned event is never placed closer than this to the sample being computed."""
-
-
-def _layer_names(score: Score) -> set[str]:
-    """Names a performer may address: 'layer' (in every section) and 'section.layer'."""
-    return {name for s in score.sections.values() for name in s.layers} | {
-        f"{sn}.{ln}" for sn, s in score.sections.items() for ln in s.layers}
 
 
 class InputStats:
@@ -141,7 +133,7 @@ class Controller:
         self.bus: OutputBus[Event] = bus or OutputBus(self.stats.count)
         self._lock = threading.Lock()
         self._playing = _Playing()
-        self._layer_names = _layer_names(score)
+        self._names = ScoreNames(score)
         self.retired: list[tuple[int, Engine]] = []
         """Graphs replaced by a reload, with the sample after which they are silent."""
         self.clock: Clock = clock or AudioClock(sample_rate, engine.counter)
@@ -192,7 +184,7 @@ class Controller:
             self.driver = Driver(Conductor(score, self.sample_rate, start=at, carry=carry,
                                            keep_released=False), engine, self.block,
                                  HORIZON_BLOCKS, on_applied=self._note)
-            self._layer_names = _layer_names(score)
+            self._names = ScoreNames(score)
             self._pump(now)
         self.retired.append((at + round(fade * self.sample_rate) + self.block, old_engine))
         return at
@@ -297,40 +289,14 @@ class Controller:
         self.conductor.rejected.clear()
 
     def _unknown_name(self, command: Command) -> str | None:
-        score = self.score
-        if isinstance(command, SetParam):
-            names = [command.name]
-        elif isinstance(command, SetParams):
-            names = list(command.values)
-        else:
-            names = []
-        for name in names:
-            if name not in score.parameters:
-                return f"unknown parameter {name!r}"
-        checks: list[tuple[str | None, Mapping[str, Any], str]] = []
-        if isinstance(command, SetState):
-            checks.append((command.name, score.states, "state"))
-        elif isinstance(command, GoToSection):
-            checks.append((command.name, score.sections, "section"))
-        elif isinstance(command, Resume):
-            checks.append((command.section, score.sections, "section"))
-        elif isinstance(command, PlayStinger):
-            checks.append((command.name, score.stingers, "stinger"))
-        elif (isinstance(command, LayerMute | LayerSolo | LayerGain | LayerAuto)
-              and command.layer not in self._layer_names):
-            return f"unknown layer {command.layer!r}"
-        for checked, known, what in checks:
-            if checked is not None and checked not in known:
-                return f"unknown {what} {checked!r}"
-        return None
+        unknown = self._names.unknown(command)
+        if not unknown:
+            return None
+        _, kind, name = unknown[0]
+        return f"unknown {kind} {name!r}"
 
     def _count_clamped(self, command: Command, source: str) -> None:
-        values: dict[str, float] = {}
-        if isinstance(command, SetParam):
-            values = {command.name: command.value}
-        elif isinstance(command, SetParams):
-            values = dict(command.values)
-        for name, value in values.items():
+        for name, value in parameter_values(command).items():
             spec = self.score.parameters[name]
             if not spec.min <= value <= spec.max:
                 self.stats.count("clamped", f"{source}{name} = {value} clamped to "

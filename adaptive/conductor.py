@@ -17,8 +17,9 @@ computes and what `state` reports are the same numbers. Released actions are rem
 (per voice slot, per rest) so `state(sample)` can say what is sounding at any sample up to
 the horizon. Section choice by parameters goes through a debounce (`choice.Debounce`).
 
-Planning lives in `planning`-style methods below, slot bookkeeping in `slots`, and the
-command vocabulary maps to handlers through one table (`_HANDLERS`).
+Where a move lands on the grid is the planner's job (`planner`), which voice slot plays it
+the allocator's (`slots`); the command vocabulary maps to handlers through one table
+(`_HANDLERS`).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ import heapq
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from adaptive.actions import (
+    CONTROL_ACTIONS,
     Action,
     EndRest,
     LayerKey,
@@ -60,38 +62,20 @@ from adaptive.commands import (
 )
 from adaptive.curves import MIN_SMOOTHING
 from adaptive.errors import CommandError
-from adaptive.musical_time import Grid, Unit, first_sample
 from adaptive.overrides import LayerOverrides
+from adaptive.planner import ActionQueue, Bed, Planner, Queued
 from adaptive.ramps import Ramp
-from adaptive.score.model import DestinationStart, Quantize, Score
+from adaptive.score.model import Quantize, Score
 from adaptive.slots import SLOTS_PER_SECTION, STINGER_SLOTS, SlotAllocator, SlotKey
 from adaptive.snapshot import MusicState, Pending, SoundingVoice
 
 __all__ = ["SLOTS_PER_SECTION", "STINGER_SLOTS", "Bed", "Carry", "Conductor"]
 
-END_FADE_SECONDS = 0.005
-"""A play-once section is faded over 5 ms at its end, so a stem that ends loud never clicks."""
-
-DECLICK_SECONDS = 0.003
-"""Shortest fade-out of sounding audio (a voice cut, a rest, a re-entry): a hard cut of a
-loud signal is a click. Starts are not faded: a destination's first sample must sound."""
-
 OVERRIDE_RAMP_SECONDS = 0.02
 """Mutes, solos and override gains ramp over 20 ms: fast, and never a click."""
 
 RECENT_ACTIONS = 256
-"""Released actions remembered for `state` (rests, stingers, pending starts)."""
-
-
-@dataclass(frozen=True)
-class Bed:
-    """The section playing (or planned to play) as the bed, with its grid."""
-
-    section: str
-    slot: int
-    grid: Grid
-    start: int
-    end: int | None  # first sample after a play-once section; None while looping
+"""Released events remembered for `state` (rests, stingers, pending starts)."""
 
 
 @dataclass(frozen=True)
@@ -101,31 +85,6 @@ class Carry:
     params: dict[str, float]
     section: str | None
     origin: float
-
-
-@dataclass
-class _Plan:
-    """Actions of one musical decision, cancellable until the first one is released."""
-
-    actions: list[Action]
-    bed_before: Bed | None
-    bed_after: Bed | None
-    slots_before: dict[SlotKey, float]
-    committed: bool = False
-
-
-@dataclass
-class _RestPlan:
-    actions: list[Action]
-    committed: bool = False
-
-
-@dataclass(order=True)
-class _Queued:
-    at: int
-    order: int
-    action: Action = field(compare=False)
-    plan: object = field(compare=False)
 
 
 @dataclass
@@ -163,21 +122,16 @@ class Conductor:
                                              for name, value in self.params.items()}
         self.now = start
         self.released: list[Action] = []
-        self.resting = False
-        self.stopped = False
         self.overrides = LayerOverrides(score)
         self.layer_ramps: dict[LayerKey, Ramp] = {}
         self.rejected: list[tuple[int, Command, str]] = []
         """Commands that could not apply (unknown names): the caller logs and counts them."""
         self._inputs: list[tuple[int, int, Command, str]] = []
-        self._queue: list[_Queued] = []
         self._order = 0
-        self._slots = SlotAllocator(SLOTS_PER_SECTION, reserved)
-        self._plan: _Plan | None = None
-        self._rest_plan: _RestPlan | None = None
-        self._stinger_turn: dict[str, int] = {}
+        self._queue = ActionQueue()
+        self.planner = Planner(score, sample_rate, SlotAllocator(SLOTS_PER_SECTION, reserved),
+                               self._queue)
         self._debounce = Debounce(round(score.choice.dwell * sample_rate))
-        self._declick = round(DECLICK_SECONDS * sample_rate)
         self._runs: dict[SlotKey, _Run] = {}
         self._recent: deque[Action] = deque(maxlen=RECENT_ACTIONS)
         first = self._initial_section()
@@ -185,9 +139,22 @@ class Conductor:
         if carry is not None and carry.section in score.sections:
             first, origin = carry.section, carry.origin
         self._debounce.acted = first
-        self.bed: Bed | None = None
-        self._queue_action(RampParams(start, dict(self.param_ramps)), None)
-        self._start_bed(first, start, origin, "the score's first section")
+        self._queue.push(RampParams(start, dict(self.param_ramps)), None)
+        self.planner.start_bed(first, start, origin, "the score's first section")
+
+    @property
+    def bed(self) -> Bed | None:
+        """The section playing, or planned to play once a pending move sounds."""
+        return self.planner.bed
+
+    @property
+    def resting(self) -> bool:
+        """A rest (or stop) is planned or sounding."""
+        return self.planner.resting
+
+    @property
+    def stopped(self) -> bool:
+        return self.planner.stopped
 
     # ------------------------------------------------------------------ inputs
 
@@ -209,14 +176,14 @@ class Conductor:
             next_input = self._inputs[0][0] if self._inputs else math.inf
             due = self._debounce.due()
             next_choice = due if due is not None else math.inf
-            next_action = self._queue[0].at if self._queue else math.inf
+            next_action = self._queue.next_at()
             when = min(next_input, next_choice, next_action)
             if when >= until:
                 break
             if next_action <= min(next_input, next_choice):
                 # releasing looks ahead of the audio: it does not move "now", so a command
                 # submitted next is not pushed behind what was merely released early
-                released.append(self._release(heapq.heappop(self._queue)))
+                released.append(self._release(self._queue.pop()))
                 continue
             self.now = max(self.now, int(when))
             if next_input <= next_choice:
@@ -233,20 +200,23 @@ class Conductor:
             self.released.extend(released)
         return released
 
-    def _release(self, item: _Queued) -> Action:
-        self._commit(item.plan)
+    def _release(self, item: Queued) -> Action:
+        if item.plan is not None:
+            item.plan.committed = True
         action = item.action
+        if isinstance(action, CONTROL_ACTIONS):
+            return action  # their state is the ramps; floods of them are not remembered
         self._recent.append(action)
         if isinstance(action, StartVoice):
             self._runs[(action.section, action.slot)] = _Run(action)
             if not action.bridge:
-                self._continue_after_play_once()
+                self.planner.continue_after_play_once()
         elif isinstance(action, StopVoice):
             run = self._runs.get((action.section, action.slot))
             if run is not None:
                 run.stop = action
         elif isinstance(action, EndRest):
-            self.resting = False
+            self.planner.resting = False
         return action
 
     # ------------------------------------------------------------ commands
@@ -264,24 +234,24 @@ class Conductor:
 
     def _on_section(self, command: GoToSection, now: int, why: str) -> None:
         self._require_section(command.name)
-        self._transition(command.name, now, command.when, why=why)
+        self.planner.transition(command.name, now, command.when, why=why)
 
     def _on_stinger(self, command: PlayStinger, now: int, why: str) -> None:
-        self._stinger(command.name, now, why)
+        self.planner.stinger(command.name, now, why)
 
     def _on_rest(self, command: Rest, now: int, why: str) -> None:
-        self._rest(now, command.beats, command.bars, why=why)
+        self.planner.rest(now, command.beats, command.bars, why=why)
 
     def _on_resume(self, command: Resume, now: int, why: str) -> None:
         if command.section is not None:
             self._require_section(command.section)
-        self._resume(now, command.section, why)
+        self.planner.resume(now, command.section, why)
 
     def _on_stop(self, command: Stop, now: int, why: str) -> None:
-        self._rest(now, None, None, when=Quantize.IMMEDIATE, why=why, stop=True)
+        self.planner.rest(now, None, None, when=Quantize.IMMEDIATE, why=why, stop=True)
 
     def _on_play(self, command: Play, now: int, why: str) -> None:
-        self._resume(now, None, why)
+        self.planner.resume(now, None, why)
 
     def _on_layer(self, command: LayerMute | LayerSolo | LayerGain | LayerAuto, now: int,
                   why: str) -> None:
@@ -295,7 +265,7 @@ class Conductor:
                 ramps[key] = current.retarget(now, value, length)
         if ramps:
             self.layer_ramps.update(ramps)
-            self._queue_action(RampLayers(now, ramps), None)
+            self._queue.push(RampLayers(now, ramps), None)
 
     def _require_section(self, name: str) -> None:
         if name not in self.score.sections:
@@ -312,7 +282,7 @@ class Conductor:
             ramps[name] = self.param_ramps[name].retarget(now, target, length)
             self.params[name] = target
         self.param_ramps.update(ramps)
-        self._queue_action(RampParams(now, ramps), None)
+        self._queue.push(RampParams(now, ramps), None)
         self._observe_choice(now)
 
     # -------------------------------------------------------------- choice
@@ -338,226 +308,16 @@ class Conductor:
         why = explain(self.score.choice, self.score.sections, self.score.parameters,
                       self.params, before, target)
         if target == REST:
-            self._rest(now, None, None, why=why)
+            self.planner.rest(now, None, None, why=why)
         elif before == REST or self.resting:
-            self._resume(now, target, why)
+            self.planner.resume(now, target, why)
         elif self.bed is None or self.bed.section != target:
-            self._transition(target, now, None, why=why)
-
-    # ---------------------------------------------------------- transitions
-
-    def _grid(self, section: str, origin: float) -> Grid:
-        spec = self.score.sections[section]
-        return Grid(self.sample_rate, spec.tempo, spec.parsed_meter, origin)
-
-    def _length(self, section: str) -> float:
-        spec = self.score.sections[section]
-        return self._grid(section, 0.0).samples_per_bar * spec.bars
-
-    def _start_bed(self, section: str, at: int, origin: float | None = None,
-                   why: str = "") -> None:
-        origin = float(at) if origin is None else origin
-        slot = self._slots.take(section, at)
-        grid = self._grid(section, origin)
-        actions: list[Action] = [StartVoice(at, section, slot, origin, 0, "linear", why=why)]
-        bed = self._bed(section, slot, grid, at)
-        self.bed = bed
-        plan = _Plan(actions, None, bed, {})
-        for action in actions:
-            self._queue_action(action, plan)
-        self._plan = plan
+            self.planner.transition(target, now, None, why=why)
 
     def carry(self) -> Carry:
         bed = self.bed
         return Carry(dict(self.params), bed.section if bed else None,
                      bed.grid.origin if bed else float(self.now))
-
-    def _bed(self, section: str, slot: int, grid: Grid, start: int) -> Bed:
-        spec = self.score.sections[section]
-        end = None if spec.loop else first_sample(grid.origin + self._length(section))
-        return Bed(section, slot, grid, start, end)
-
-    def _sounding(self, now: int) -> Bed | None:
-        """The bed whose grid is heard at `now`: a planned bed that has not started yet
-        (after a sync point, a bridge, or a play-once section's end) is not."""
-        bed = self.bed
-        plan = self._plan
-        if bed is not None and bed.start > now and plan is not None and \
-                plan.bed_after is bed and plan.bed_before is not None:
-            return plan.bed_before
-        return bed
-
-    def _cancel_pending_plan(self) -> None:
-        plan = self._plan
-        if plan is None or plan.committed:
-            return
-        self._drop_queued(lambda q: q.plan is plan)
-        self.bed = plan.bed_before
-        self._slots.restore(plan.slots_before)
-        self._plan = None
-
-    def _drop_queued(self, matches: Callable[[_Queued], bool]) -> None:
-        self._queue = [q for q in self._queue if not matches(q)]
-        heapq.heapify(self._queue)
-
-    def _sync_instant(self, bed: Bed, after: int, unit: Unit) -> float:
-        spec = self.score.sections[bed.section]
-        if unit == "end" and bed.end is not None:
-            return max(float(bed.end), float(after))
-        return bed.grid.next_instant(float(max(after, bed.start)), unit, spec.phrase_bars,
-                                     spec.bars)
-
-    def _transition(self, destination: str, now: int, when: Quantize | None,
-                    start_override: DestinationStart | None = None,
-                    fades: bool = True, why: str = "") -> None:
-        self._cancel_pending_plan()
-        source = self.bed
-        slots_before = self._slots.snapshot()
-        sr = self.sample_rate
-        actions: list[Action] = []
-        if source is None:
-            self._start_bed(destination, now, why=why)
-            return
-        rule = self.score.transition(source.section, destination)
-        unit: Unit = (when or rule.when).value
-        sync_instant = self._sync_instant(source, now, unit)
-        sync = first_sample(sync_instant)
-        fade_out = max(round(rule.fade_out * sr) if fades else 0, self._declick)
-        actions.append(StopVoice(sync, source.section, source.slot, fade_out, rule.curve.value))
-        self._slots.release(source.section, source.slot, sync + fade_out + 1)
-        destination_instant = sync_instant
-        if rule.bridge is not None:
-            bridge_slot = self._slots.take(rule.bridge, sync)
-            actions.append(StartVoice(sync, rule.bridge, bridge_slot, sync_instant,
-                                      round(rule.fade_in * sr), rule.curve.value, bridge=True,
-                                      why=f"bridge to {destination}: {why}"))
-            destination_instant = sync_instant + self._length(rule.bridge)
-            bridge_end = first_sample(destination_instant)
-            tail = max(fade_out, round(END_FADE_SECONDS * sr))
-            actions.append(StopVoice(bridge_end, rule.bridge, bridge_slot, tail, rule.curve.value))
-            self._slots.release(rule.bridge, bridge_slot, bridge_end + tail + 1)
-        start_mode = start_override or rule.start
-        origin = destination_instant
-        if start_mode is DestinationStart.SAME_POSITION and rule.bridge is None:
-            bars = (destination_instant - source.grid.origin) / source.grid.samples_per_bar
-            bars %= self.score.sections[source.section].bars
-            dest_grid = self._grid(destination, 0.0)
-            bars %= self.score.sections[destination].bars
-            origin = destination_instant - bars * dest_grid.samples_per_bar
-        start = first_sample(destination_instant)
-        slot = self._slots.take(destination, start)
-        fade_in = round(rule.fade_in * sr) if fades and rule.bridge is None else 0
-        actions.append(StartVoice(start, destination, slot, origin, fade_in, rule.curve.value,
-                                  why=why))
-        bed = self._bed(destination, slot, self._grid(destination, origin), start)
-        plan = _Plan(actions, source, bed, slots_before)
-        for action in actions:
-            self._queue_action(action, plan)
-        self.bed = bed
-        self._plan = plan
-
-    def _continue_after_play_once(self) -> None:
-        """A play-once bed moves on by itself at its end (to `next`, or to silence)."""
-        bed = self.bed
-        if bed is None or bed.end is None or (self._plan is not None and not self._plan.committed):
-            return
-        spec = self.score.sections[bed.section]
-        if spec.next is not None:
-            self._transition(spec.next, bed.end, Quantize.END, DestinationStart.BEGINNING,
-                             fades=False, why=f"{bed.section} ended: its next is {spec.next}")
-            return
-        fade = round(END_FADE_SECONDS * self.sample_rate)
-        stop = StopVoice(bed.end - fade, bed.section, bed.slot, fade, "linear")
-        plan = _Plan([stop], bed, None, self._slots.snapshot())
-        self._queue_action(stop, plan)
-        self._slots.release(bed.section, bed.slot, bed.end + 1)
-        self.bed = None
-        self._plan = plan
-
-    def _commit(self, plan: object) -> None:
-        if isinstance(plan, _Plan | _RestPlan):
-            plan.committed = True
-
-    # -------------------------------------------------------------- stingers
-
-    def _stinger(self, name: str, now: int, why: str) -> None:
-        spec = self.score.stingers.get(name)
-        if spec is None:
-            raise CommandError(f"unknown stinger {name!r}")
-        at = now
-        sounding = self._sounding(now)
-        if sounding is not None:
-            at = first_sample(self._sync_instant(sounding, now, spec.when.value))
-        turn = self._stinger_turn.get(name, -1) + 1
-        self._stinger_turn[name] = turn
-        self._queue_action(StartStinger(at, name, turn % STINGER_SLOTS, why=why), None)
-
-    # ------------------------------------------------------------------ rests
-
-    def _rest(self, now: int, beats: float | None, bars: float | None,
-              when: Quantize | None = None, why: str = "", stop: bool = False) -> None:
-        if self.resting:
-            self.stopped = self.stopped or stop
-            return
-        settings = self.score.rests
-        unit: Unit = (when or settings.when).value
-        sounding = self._sounding(now)
-        instant = float(now) if sounding is None else self._sync_instant(sounding, now, unit)
-        at = first_sample(instant)
-        release = max(round(settings.release * self.sample_rate), self._declick)
-        actions: list[Action] = [StartRest(at, release, stop=stop, why=why)]
-        if (beats or bars) and sounding is not None:
-            grid = sounding.grid
-            length = (beats or 0.0) * grid.samples_per_beat + (bars or 0.0) * grid.samples_per_bar
-            reentry = grid.next_instant(instant + length, settings.reenter)
-            actions.append(EndRest(first_sample(reentry), self._reentry_fade(),
-                                   why=f"the rest's {beats or bars} {'beats' if beats else 'bars'}"
-                                   " are over"))
-        plan = _RestPlan(actions)
-        for action in actions:
-            self._queue_action(action, plan)
-        self._rest_plan = plan
-        self.resting = True
-        self.stopped = stop
-
-    def _resume(self, now: int, section: str | None, why: str = "") -> None:
-        plan = self._rest_plan
-        self.stopped = False
-        if plan is not None and not plan.committed:
-            # the rest has not begun: resuming simply cancels it
-            self._drop_queued(lambda q: q.plan is plan)
-            self._rest_plan = None
-            self.resting = False
-            if section is not None and (self.bed is None or self.bed.section != section):
-                self._transition(section, now, None, why=why)
-            return
-        if not self.resting:
-            if section is not None:
-                self._transition(section, now, None, why=why)
-            return
-        # drop an automatic re-entry that has not happened yet, then re-enter on a downbeat
-        self._drop_queued(lambda q: isinstance(q.action, EndRest))
-        settings = self.score.rests
-        if self.bed is None:
-            at = now
-            if section is not None:
-                self._start_bed(section, now, why=why)
-        else:
-            instant = self._sync_instant(self.bed, now, settings.reenter)
-            at = first_sample(instant)
-            if section is not None and section != self.bed.section:
-                self._transition(section, at, Quantize.IMMEDIATE, DestinationStart.BEGINNING,
-                                 fades=False, why=why)
-        self._queue_action(EndRest(at, self._reentry_fade(), why=why), self._rest_plan)
-
-    def _reentry_fade(self) -> int:
-        return max(round(self.score.rests.fade_in * self.sample_rate), self._declick)
-
-    # ------------------------------------------------------------------ queue
-
-    def _queue_action(self, action: Action, plan: object) -> None:
-        self._order += 1
-        heapq.heappush(self._queue, _Queued(action.at, self._order, action, plan))
 
     # ------------------------------------------------------------------ state
 
@@ -575,10 +335,10 @@ class Conductor:
             if stop is not None and stop.at + stop.fade_out <= sample:
                 continue
             spec = self.score.sections[section]
-            grid = self._grid(section, start.origin)
+            grid = self.planner.grid(section, start.origin)
             position = sample - start.origin
             if spec.loop:
-                position %= self._length(section)
+                position %= self.planner.length(section)
             bar, beat = grid.bar_and_beat(sample, spec.bars)
             voices.append(SoundingVoice(section, slot, start.origin, start.at, start.bridge,
                                         position, bar, beat,
@@ -597,7 +357,7 @@ class Conductor:
                 length = self._stinger_length(action.name)
                 if sample < action.at + length:
                     stingers.append((action.name, action.at))
-        pending.extend(_pending(q.action) for q in sorted(self._queue))
+        pending.extend(_pending(q.action) for q in self._queue)
         overrides = {key: ramp.value_at(sample) for key, ramp in self.layer_ramps.items()}
         return MusicState(
             sample=sample, voices=tuple(sorted(voices, key=lambda v: v.started)),

@@ -51,6 +51,8 @@ def boot_live_server(pyo: ModuleType, config: AudioConfig, sample_rate: int) -> 
         os.environ["JACK_DEFAULT_SERVER"] = config.jack_server
     if config.backend == "portaudio":
         check_output_device(config.device)
+    if config.backend == "jack":
+        check_jack_server(config.jack_server)
     kwargs: dict[str, Any] = {"sr": sample_rate, "nchnls": 2, "buffersize": config.block,
                               "duplex": 0,
                               "audio": "manual" if config.backend == "none" else config.backend}
@@ -69,6 +71,22 @@ def boot_live_server(pyo: ModuleType, config: AudioConfig, sample_rate: int) -> 
         raise AudioError(f"the {config.backend} audio backend did not start "
                            "(is a JACK server running? is the device free?)")
     return server
+
+
+def check_jack_server(name: str | None) -> None:
+    """Say plainly that no JACK server runs, before pyo and libjack print a page about it."""
+    from adaptive.live.jackports import JackPortsError, server_running
+
+    try:
+        running = server_running()
+    except JackPortsError as error:  # no libjack at all
+        raise AudioError(f"JACK is not available: {error}; install JACK (Debian: jackd2) "
+                         "or use --audio none") from None
+    if not running:
+        which = f"named {name!r}" if name else "(the default one)"
+        raise AudioError(f"no JACK server is running {which}: start one (e.g. `jackd -d "
+                         "dummy -r 48000 -p 256`, or with a sound card `jackd -d alsa`), "
+                         "or use --audio none")
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import logging
 import re
 from dataclasses import dataclass, field
+
+log = logging.getLogger("adaptive.jack")
 
 _NO_START_SERVER = 0x01
 _IS_INPUT, _IS_OUTPUT, _IS_PHYSICAL = 0x1, 0x2, 0x4
@@ -31,12 +34,27 @@ class Connections:
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # source, target, why
 
 
+_MESSAGE = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
+_probing = False
+
+
+def _on_message(message: bytes | None) -> None:
+    """libjack's own messages: to our log (debug while probing), not raw to stderr."""
+    text = (message or b"").decode(errors="replace")
+    log.log(logging.DEBUG if _probing else logging.WARNING, "libjack: %s", text)
+
+
+_handler = _MESSAGE(_on_message)  # held for the life of the process: libjack keeps it
+
+
 def _library() -> ctypes.CDLL:
     name = ctypes.util.find_library("jack") or "libjack.so.0"
     try:
         lib = ctypes.CDLL(name)
     except OSError as error:
         raise JackPortsError(f"libjack not found: {error}") from None
+    lib.jack_set_error_function.argtypes = [_MESSAGE]
+    lib.jack_set_error_function(_handler)
     lib.jack_client_open.restype = ctypes.c_void_p
     lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
     lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
@@ -95,6 +113,20 @@ class JackPorts:
         if not self.ports(f"^{re.escape(target)}$"):
             return "no such port"
         return f"jack_connect returned {result}"
+
+
+def server_running() -> bool:
+    """Whether a JACK server answers (JACK_DEFAULT_SERVER's, or the default one), asked
+    without starting one and without libjack's lines on the terminal."""
+    global _probing
+    _probing = True
+    try:
+        with JackPorts("adaptive-probe"):
+            return True
+    except JackPortsError:
+        return False
+    finally:
+        _probing = False
 
 
 def connect_outputs(client: str, targets: list[str] | None) -> Connections:

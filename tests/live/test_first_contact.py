@@ -147,3 +147,18 @@ def test_a_timeline_plays_into_the_live_server(stem_score: Path, tmp_path: Path)
                           timeout=60, env=ENV, check=False)
     assert done.returncode == 1 and "nowhere" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.jack
+def test_no_jack_server_is_one_line_with_what_to_do() -> None:
+    """Before: pyo's and libjack's dozen lines ('Cannot connect to server socket', 'Pyo
+    error: Jack unable to create client.', ...) before ours."""
+    done = subprocess.run([sys.executable, "-m", "adaptive.cli", "serve", "--audio", "jack",
+                           "--jack-server", f"absent-{os.getpid()}", "--osc",
+                           f"127.0.0.1:{free_port()}"], capture_output=True, text=True,
+                          timeout=60, env=ENV, check=False)
+    assert done.returncode == 1
+    lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: no JACK server is running named 'absent-")
+    assert "jackd -d dummy" in lines[0] and "--audio none" in lines[0]

@@ -167,3 +167,30 @@ def test_timetags_map_through_the_injected_clock() -> None:
         assert control.now() == clock.sample == control.status()["sample"]
     finally:
         control.bus.close()
+
+
+def test_a_live_seek_restarts_the_history_at_its_position() -> None:
+    """`Controller.seek`: what a film transport will call. From a safety margin ahead, the
+    voices of the history's target sample start at their exact position (origin shifted by
+    the jump), with a cross-fade from what was playing."""
+    from adaptive.actions import StopVoice
+    from adaptive.commands import parse_command
+
+    clock = ManualClock(RATE, BLOCK)
+    control, engine = controller(clock)
+    run(control, clock, 1.0)
+    history = [(2 * RATE, parse_command({"cmd": "section", "name": "b"}))]
+    target = 10 * RATE  # b (one 2 s bar at 120 BPM) from its bar after 2 s: b started at 2 s
+    engine.applied.clear()
+    at = control.seek(history, target)
+    assert at >= clock.now()
+    stops = [a for a in engine.applied if isinstance(a, StopVoice)]
+    starts = [a for a in engine.applied if isinstance(a, StartVoice)]
+    assert [(s.section, s.at) for s in stops] == [("a", at)]
+    (start,) = starts
+    assert start.section == "b" and start.at == at and start.fade_in == round(0.02 * RATE)
+    # the history's b began at 2 s (this score's transitions are immediate), so at `at`
+    # it is `target - 2 s` samples into its loop
+    assert at - start.origin == target - 2 * RATE
+    run(control, clock, 0.1)
+    assert control.status()["section"] == "b"

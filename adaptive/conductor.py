@@ -120,6 +120,9 @@ class Conductor:
                                 if name in score.parameters})
         self.param_ramps: dict[str, Ramp] = {name: Ramp.constant(value)
                                              for name, value in self.params.items()}
+        self._ramp_length = {name: round(max(spec.smoothing, MIN_SMOOTHING) * sample_rate)
+                             for name, spec in score.parameters.items()}
+        self._choosing = score.choice.mode != "manual"  # manual: parameters pick nothing
         self.now = start
         self.released: list[Action] = []
         self.overrides = LayerOverrides(score)
@@ -278,12 +281,12 @@ class Conductor:
             if spec is None:
                 raise CommandError(f"unknown parameter {name!r}")
             target = spec.clamp(value)
-            length = round(max(spec.smoothing, MIN_SMOOTHING) * self.sample_rate)
-            ramps[name] = self.param_ramps[name].retarget(now, target, length)
+            ramps[name] = self.param_ramps[name].retarget(now, target, self._ramp_length[name])
             self.params[name] = target
         self.param_ramps.update(ramps)
         self._queue.push(RampParams(now, ramps), None)
-        self._observe_choice(now)
+        if self._choosing:
+            self._observe_choice(now)
 
     # -------------------------------------------------------------- choice
 

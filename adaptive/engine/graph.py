@@ -129,35 +129,36 @@ class Envelope:
 class ScheduledValue:
     """A control value that moves on its exact sample: a `ramps.Ramp` computed in the graph.
 
-    Python writes a ramp's four numbers ahead of time; the graph computes
-    ``start_value + (target - start_value) * progress`` per sample from the counter, so a
-    parameter change scheduled for sample S first sounds on S whatever the block size,
-    offline and live. The registers are written in an order that keeps every intermediate
-    state on the old value while the old ramp is complete (see `schedule`).
+    A linear ramp is a line in the counter clipped to its two end values:
+    ``clip(counter * slope + offset, low, high)`` is the start value before the ramp, the
+    line during it and the target after it. Python writes the four numbers ahead of time
+    (through the C objects' setters: two pyo objects per value, no `Sig` per number), so a
+    change scheduled for sample S first sounds on S whatever the block size, offline and
+    live. The writes keep the old value while the old ramp is complete, however the audio
+    thread interleaves with them (see `schedule`).
     """
 
     def __init__(self, pyo: ModuleType, counter: SampleCounter, initial: float) -> None:
-        self._from = pyo.Sig(initial)
-        self._to = pyo.Sig(initial)
-        self._progress = Ramp(pyo, counter)
-        self.signal: PyoObject = self._from + (self._to - self._from) * self._progress.signal
+        self._line = pyo.Sig(counter.signal, mul=0.0, add=initial)
+        self.signal: PyoObject = pyo.Clip(self._line, min=initial, max=initial)
         self.ramp = ramps.Ramp.constant(initial)
-        # written on every parameter message: the C objects' setters, not pyo's checked
-        # Python wrappers (a tenth of the cost; the values are floats already)
-        self._set_from = self._from._base_objs[0].setValue
-        self._set_to = self._to._base_objs[0].setValue
-        self._set_start = self._progress.start_sig._base_objs[0].setValue
-        self._set_rate = self._progress.rate_sig._base_objs[0].setValue
+        line, clip = self._line._base_objs[0], self.signal._base_objs[0]
+        self._set_slope, self._set_offset = line.setMul, line.setAdd
+        self._set_low, self._set_high = clip.setMin, clip.setMax
 
-    def schedule(self, ramp: ramps.Ramp) -> None:
-        """Replace the current ramp. With the old ramp complete, the output stays on its
-        target until `ramp.start` however the audio thread interleaves with these writes:
-        `from` is irrelevant at progress 1, then the start moves ahead (progress 0: `from`),
-        and `to` and the rate only matter once the new start is reached."""
-        self._set_from(float(ramp.start_value))
-        self._set_start(float(ramp.start) - 1.0)
-        self._set_rate(1.0 / ramp.length)
-        self._set_to(float(ramp.target))
+    def schedule(self, ramp: ramps.Ramp, low: float = 0.0, span: float = 1.0) -> None:
+        """Replace the current ramp (its values mapped by ``(v - low) / span``). First both
+        bounds go to the value the new ramp starts from (with the old ramp complete, that
+        is the value playing), then the line, then the bounds open one at a time: each
+        state in between gives the same output until `ramp.start`."""
+        begin, end = (ramp.start_value - low) / span, (ramp.target - low) / span
+        slope = (end - begin) / ramp.length
+        self._set_low(begin)
+        self._set_high(begin)
+        self._set_slope(slope)
+        self._set_offset(begin - (ramp.start - 1) * slope)
+        self._set_low(min(begin, end))
+        self._set_high(max(begin, end))
         self.ramp = ramp
 
 
@@ -194,10 +195,7 @@ class ParameterBus:
         """Write planned ramps (in the parameters' own units) into the graph."""
         for name, ramp in ramps_by_name.items():
             spec = self.specs[name]
-            low, span = spec.min, spec.max - spec.min
-            self.values[name].schedule(ramps.Ramp(ramp.start, ramp.length,
-                                                  (ramp.start_value - low) / span,
-                                                  (ramp.target - low) / span))
+            self.values[name].schedule(ramp, spec.min, spec.max - spec.min)
 
     def lookup(self, name: str, points: Sequence[tuple[float, float]], gain: bool
                ) -> PyoObject:

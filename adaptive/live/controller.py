@@ -223,31 +223,44 @@ class Controller:
             return False
         with self._lock:
             now = self.now()
-            # control values take effect on the next block; anything placed on the sample
-            # keeps a safety margin so its start sample is set before it is computed
-            soonest = now if isinstance(command, _IMMEDIATE) else \
-                now + SAFETY_BLOCKS * self.block
-            self.conductor.submit(command, soonest if at is None else max(at, soonest),
-                                  why=source.strip())
+            self._queue(command, at, source, now)
             self._pump(now)
             if self.driver.holding:
                 self.wake_ticker()
         return True
 
+    def _queue(self, command: Command, at: int | None, source: str, now: int) -> None:
+        # control values take effect on the next block; anything placed on the sample
+        # keeps a safety margin so its start sample is set before it is computed
+        soonest = now if isinstance(command, _IMMEDIATE) else now + SAFETY_BLOCKS * self.block
+        self.conductor.submit(command, soonest if at is None else max(at, soonest),
+                              why=source.strip())
+
     def submit_batch(self, commands: list[Timed], source: str, counter: str) -> None:
         """Apply commands read together from one input, each already `check`ed: parameter
-        floods are coalesced (see `inputs.coalesce`, counted as `counter`), and one
-        command's failure does not drop the others."""
+        floods are coalesced (see `inputs.coalesce`, counted as `counter`), all are queued
+        and the conductor runs once for them; one command's failure drops no other."""
+        if not commands:
+            return
         merged = coalesce(commands)
         if len(merged) < len(commands):
             self.stats.count(counter, f"{len(commands) - len(merged) + 1} parameter changes "
                              "read together applied as one", logging.DEBUG)
-        for command, at in merged:
+        with self._lock:
+            now = self.now()
+            for command, at in merged:
+                try:
+                    self._queue(command, at, source, now)
+                except Exception as error:  # whatever arrives, the music goes on
+                    log.exception("%scommand %s failed", source, command.cmd)
+                    self.stats.count("internal_error", f"{source}{command.cmd}: {error!r}")
             try:
-                self.submit(command, at, source=source, checked=True)
-            except Exception as error:  # whatever arrives, the music goes on
-                log.exception("%scommand %s failed", source, command.cmd)
-                self.stats.count("internal_error", f"{source}{command.cmd}: {error!r}")
+                self._pump(now)
+            except Exception as error:
+                log.exception("%scommands failed", source)
+                self.stats.count("internal_error", f"{source}: {error!r}")
+            if self.driver.holding:
+                self.wake_ticker()
 
     def tick(self) -> None:
         self._ticks += 1
@@ -256,6 +269,8 @@ class Controller:
         with self._lock:
             now = self.now()
             self._pump(now)
+            # stopping the DSP of voices that fell silent can wait for a tick
+            self.engine.housekeeping(now)
             self._announce(now + HORIZON_BLOCKS * self.block)
             self._retire(now)
 
@@ -283,7 +298,6 @@ class Controller:
         # the one driver policy of render and serve (see `runtime.driver`); it notes each
         # written action (`_note`) for events and the music's log
         self.driver.pump(now)
-        self.engine.housekeeping(now)
         for at, command, message in self.conductor.rejected:
             self.stats.count("rejected", f"{command.cmd} at sample {at}: {message}")
         self.conductor.rejected.clear()

@@ -166,14 +166,25 @@ OSC_ADDRESSES: tuple[OscAddress, ...] = (
 QUERIES = frozenset(a.pattern for a in OSC_ADDRESSES if a.build is None)
 
 
+_MATCHED: dict[str, tuple[OscAddress, dict[str, str]] | None] = {}
+_MATCHED_MAX = 4096
+"""Addresses already matched: a flood repeats a few addresses thousands of times."""
+
+
 def osc_address(address: str) -> tuple[OscAddress, dict[str, str]] | None:
-    """The row an address matches, with its captures."""
+    """The row an address matches, with its captures (treat them as read-only)."""
+    if address in _MATCHED:
+        return _MATCHED[address]
     parts = address.strip("/").split("/")
+    found = None
     for row in OSC_ADDRESSES:
         captures = row.match(parts)
         if captures is not None:
-            return row, captures
-    return None
+            found = row, captures
+            break
+    if len(_MATCHED) < _MATCHED_MAX:  # junk addresses cannot grow it without bound
+        _MATCHED[address] = found
+    return found
 
 
 def command_from_osc(address: str, args: Sequence[Any]) -> Command:

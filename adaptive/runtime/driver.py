@@ -64,11 +64,16 @@ class Driver:
     def pump(self, now: int) -> list[Action]:
         """Release what is due before `now + horizon`; returns what was written."""
         written: list[Action] = []
+        block_end = now + self.block
         for action in self.conductor.advance(now + self.horizon):
-            if isinstance(action, CONTROL_ACTIONS):
-                self._held.append(action)
-            else:
+            if not isinstance(action, CONTROL_ACTIONS):
                 self._write(action, written)
+            elif not self._held and action.at < block_end:
+                # the common case, kept quick (a flood): due in the coming block
+                self._write(action, written)
+                self._moving_until.update(_ends(action))
+            else:
+                self._held.append(action)
         if self._held:
             self._write_controls(now, written)
         return written

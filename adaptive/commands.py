@@ -58,11 +58,21 @@ class GoToSection(_Command):
     cmd: Literal["section"] = "section"
     name: str
     when: Quantize | None = Field(None, description="overrides the transition's sync point")
+    bar: int = Field(1, ge=1, description="with land_after: the bar whose downbeat lands")
+    land_after: float | None = Field(
+        None, ge=0, description="seconds after this command at which bar `bar`'s downbeat "
+        "sounds (a pickup onto a hit point): the destination's grid is anchored there")
+
+    @field_validator("land_after")
+    @classmethod
+    def _land_after(cls, value: float | None) -> float | None:
+        return None if value is None else _finite(value)
 
 
 class PlayStinger(_Command):
     cmd: Literal["stinger"] = "stinger"
     name: str
+    when: Quantize | None = Field(None, description="overrides the stinger's sync point")
 
 
 class Rest(_Command):
@@ -71,6 +81,7 @@ class Rest(_Command):
     cmd: Literal["rest"] = "rest"
     beats: float | None = Field(None, gt=0)
     bars: float | None = Field(None, gt=0)
+    when: Quantize | None = Field(None, description="overrides the rests' sync point")
 
 
 class Resume(_Command):
@@ -114,6 +125,38 @@ class LayerAuto(_Command):
     layer: str
 
 
+class TempoBend(_Command):
+    """Bend the bed's tempo from now so that a downbeat lands `land_after` seconds later
+    (a hit point met by the grid, like a film composer fitting a click). Only a section
+    of patches with `max_tempo_bend` may bend, and never by more than that."""
+
+    cmd: Literal["bend"] = "bend"
+    land_after: float = Field(gt=0)
+
+    @field_validator("land_after")
+    @classmethod
+    def _land_after(cls, value: float) -> float:
+        return _finite(value)
+
+
+TransportState = Literal["play", "pause", "stop", "seek"]
+
+
+class Transport(_Command):
+    """Where the film is, as a video player reports it (film seconds, or a timecode of the
+    cue sheet), and what it is doing. It moves the chase, never the conductor directly."""
+
+    cmd: Literal["transport"] = "transport"
+    time: float | None = Field(None, ge=0.0, le=360000.0, description="film seconds")
+    timecode: str | None = Field(None, description="HH:MM:SS:FF in the sheet's frame rate")
+    state: TransportState | None = None
+
+    @field_validator("time")
+    @classmethod
+    def _time(cls, value: float | None) -> float | None:
+        return None if value is None else _finite(value)
+
+
 class Play(_Command):
     cmd: Literal["play"] = "play"
 
@@ -124,7 +167,7 @@ class Stop(_Command):
 
 Command = Annotated[
     SetParam | SetParams | SetState | GoToSection | PlayStinger | Rest | Resume | Play | Stop
-    | LayerMute | LayerSolo | LayerGain | LayerAuto,
+    | LayerMute | LayerSolo | LayerGain | LayerAuto | TempoBend | Transport,
     Field(discriminator="cmd"),
 ]
 

@@ -450,7 +450,7 @@ def _pending(action: Action) -> Pending:
 
 def _describe(command: Command, source: str) -> str:
     """A command as the log says why the music moved: 'OSC: section chase'."""
-    fields = command.model_dump(exclude={"cmd"}, exclude_none=True)
+    fields = command.model_dump(exclude={"cmd"}, exclude_defaults=True)
     detail = " ".join(str(value) for value in fields.values())
     text = f"{command.cmd} {detail}".strip()
     return f"{source}: {text}" if source else text

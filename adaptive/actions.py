@@ -91,8 +91,20 @@ class RampLayers:
         return {key: ramp.target for key, ramp in self.ramps.items()}
 
 
-Action = StartVoice | StopVoice | RampParams | StartStinger | StartRest | EndRest | RampLayers
+@dataclass(frozen=True)
+class BendVoices:
+    """Tempo bends: each voice's position gains an offset (in samples) moving by its ramp,
+    so a patch's grid speeds up or slows down until a downbeat meets a hit point."""
 
-CONTROL_ACTIONS = (RampParams, RampLayers)
+    at: int
+    ramps: dict[tuple[str, int], Ramp] = field(hash=False)
+
+
+Action = (StartVoice | StopVoice | RampParams | StartStinger | StartRest | EndRest | RampLayers
+          | BendVoices)
+
+ControlAction = RampParams | RampLayers | BendVoices
+
+CONTROL_ACTIONS = (RampParams, RampLayers, BendVoices)
 """Actions that move values rather than start events: the driver holds them until the
 ramps they replace are complete or their block is next (see `runtime.driver`)."""

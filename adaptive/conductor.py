@@ -34,6 +34,7 @@ from typing import Any
 from adaptive.actions import (
     CONTROL_ACTIONS,
     Action,
+    BendVoices,
     EndRest,
     LayerKey,
     RampLayers,
@@ -59,6 +60,8 @@ from adaptive.commands import (
     SetParams,
     SetState,
     Stop,
+    TempoBend,
+    Transport,
 )
 from adaptive.curves import MIN_SMOOTHING
 from adaptive.errors import CommandError
@@ -136,6 +139,8 @@ class Conductor:
                                self._queue)
         self._debounce = Debounce(round(score.choice.dwell * sample_rate))
         self._runs: dict[SlotKey, _Run] = {}
+        self._bends: dict[SlotKey, Ramp] = {}
+        """Per voice, the position offset of its tempo bends (samples; see `Planner.bend`)."""
         self._recent: deque[Action] = deque(maxlen=RECENT_ACTIONS)
         first = self._initial_section()
         origin = float(start)
@@ -212,6 +217,7 @@ class Conductor:
         self._recent.append(action)
         if isinstance(action, StartVoice):
             self._runs[(action.section, action.slot)] = _Run(action)
+            self._bends.pop((action.section, action.slot), None)
             if not action.bridge:
                 self.planner.continue_after_play_once()
         elif isinstance(action, StopVoice):
@@ -237,13 +243,27 @@ class Conductor:
 
     def _on_section(self, command: GoToSection, now: int, why: str) -> None:
         self._require_section(command.name)
-        self.planner.transition(command.name, now, command.when, why=why)
+        anchor = None
+        if command.land_after is not None:
+            anchor = (command.bar, now + command.land_after * self.sample_rate)
+        self.planner.transition(command.name, now, command.when, why=why, anchor=anchor)
 
     def _on_stinger(self, command: PlayStinger, now: int, why: str) -> None:
-        self.planner.stinger(command.name, now, why)
+        self.planner.stinger(command.name, now, why, command.when)
 
     def _on_rest(self, command: Rest, now: int, why: str) -> None:
-        self.planner.rest(now, command.beats, command.bars, why=why)
+        self.planner.rest(now, command.beats, command.bars, command.when, why=why)
+
+    def _on_bend(self, command: TempoBend, now: int, why: str) -> None:
+        key, length, gained = self.planner.bend(now, now + command.land_after * self.sample_rate)
+        held = self._bends.get(key, Ramp.constant(0.0))
+        ramp = Ramp(now, length, held.value_at(now - 1), held.value_at(now - 1) + gained)
+        self._bends[key] = ramp
+        self._queue.push(BendVoices(now, {key: ramp}), None)
+
+    def _on_transport(self, command: Transport, now: int, why: str) -> None:
+        """A player's report moves the chase (`chase`), which seeks this conductor; in a
+        history it is only a record."""
 
     def _on_resume(self, command: Resume, now: int, why: str) -> None:
         if command.section is not None:
@@ -338,12 +358,14 @@ class Conductor:
             if stop is not None and stop.at + stop.fade_out <= sample:
                 continue
             spec = self.score.sections[section]
-            grid = self.planner.grid(section, start.origin)
-            position = sample - start.origin
+            bend = self._bends.get((section, slot))
+            origin = start.origin - (bend.value_at(sample) if bend is not None else 0.0)
+            grid = self.planner.grid(section, origin)
+            position = sample - origin
             if spec.loop:
                 position %= self.planner.length(section)
             bar, beat = grid.bar_and_beat(sample, spec.bars)
-            voices.append(SoundingVoice(section, slot, start.origin, start.at, start.bridge,
+            voices.append(SoundingVoice(section, slot, origin, start.at, start.bridge,
                                         position, bar, beat,
                                         stop.at if stop is not None else None, start.why))
         resting = stopped = False
@@ -400,10 +422,17 @@ class Conductor:
             start, stop = run.start, run.stop
             if start.at >= at or (stop is not None and stop.at < at):
                 continue  # not sounding yet (still queued), or fading out already
-            entry = StartVoice(at, start.section, start.slot, start.origin, fade,
+            voice = (start.section, start.slot)
+            bend = self._bends.pop(voice, None)
+            offset = bend.value_at(at - 1) if bend is not None else 0.0
+            entry = StartVoice(at, start.section, start.slot, start.origin - offset, fade,
                                "equal_power", start.bridge, why=f"seek: {start.why}")
             run.start = entry
             actions.append(entry)
+            if bend is not None and bend.end >= at:
+                rest = Ramp(at, bend.end - at + 1, 0.0, bend.target - offset)
+                self._bends[voice] = rest
+                actions.append(BendVoices(at, {voice: rest}))
             if stop is not None:
                 actions.append(stop)  # a restarted voice forgets its planned fade-out
         param_ramps = {}
@@ -445,6 +474,8 @@ def _pending(action: Action) -> Pending:
         return Pending(action.at, "stinger", action.name, action.why)
     if isinstance(action, RampParams):
         return Pending(action.at, "params", ",".join(action.ramps))
+    if isinstance(action, BendVoices):
+        return Pending(action.at, "bend", ",".join(f"{s}.{n}" for s, n in action.ramps))
     return Pending(action.at, "layers", ",".join(f"{s}.{n}" for s, n in action.ramps))
 
 
@@ -457,7 +488,7 @@ def _describe(command: Command, source: str) -> str:
 
 
 _CONTROL_COMMANDS = frozenset({SetParam, SetParams, SetState, LayerMute, LayerSolo, LayerGain,
-                               LayerAuto})
+                               LayerAuto, Transport})
 """Commands that move values: no reason text is built for them (they arrive in floods)."""
 
 _HANDLERS: dict[type, Handler] = {
@@ -474,5 +505,7 @@ _HANDLERS: dict[type, Handler] = {
     LayerSolo: Conductor._on_layer,
     LayerGain: Conductor._on_layer,
     LayerAuto: Conductor._on_layer,
+    TempoBend: Conductor._on_bend,
+    Transport: Conductor._on_transport,
 }
 """The command vocabulary → its handler: one table, checked complete by a test."""

@@ -28,6 +28,8 @@ from adaptive.commands import (
     SetParams,
     SetState,
     Stop,
+    TempoBend,
+    Transport,
 )
 from adaptive.score.model import Score
 
@@ -56,7 +58,7 @@ REFERENCES: dict[type, Callable[[Any], list[Reference]]] = {
     GoToSection: _one("name", "section"), PlayStinger: _one("name", "stinger"),
     Resume: _resume, LayerMute: _one("layer", "layer"), LayerSolo: _one("layer", "layer"),
     LayerGain: _one("layer", "layer"), LayerAuto: _one("layer", "layer"),
-    Rest: _none, Play: _none, Stop: _none,
+    Rest: _none, Play: _none, Stop: _none, TempoBend: _none, Transport: _none,
 }
 """Per command, the score names it refers to: one table, checked complete by a test."""
 

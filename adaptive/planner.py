@@ -167,8 +167,14 @@ class Planner:
 
     def transition(self, destination: str, now: int, when: Quantize | None,
                    start_override: DestinationStart | None = None,
-                   fades: bool = True, why: str = "") -> None:
-        """Go to `destination` by the score's transition rule, on the source's grid."""
+                   fades: bool = True, why: str = "",
+                   anchor: tuple[int, float] | None = None) -> None:
+        """Go to `destination` by the score's transition rule, on the source's grid.
+
+        `anchor` (bar, ideal instant) is a pickup onto a hit point: the destination's grid
+        is placed so that the bar's downbeat falls on the instant, and it enters at the
+        source's sync point (or on the instant itself, if the sync point comes later),
+        without a bridge."""
         self._cancel_pending_plan()
         source = self.bed
         if source is None:
@@ -180,12 +186,17 @@ class Planner:
         rule = self.score.transition(source.section, destination)
         unit: Unit = (when or rule.when).value
         sync_instant = self._sync_instant(source, now, unit)
+        anchored_origin: float | None = None
+        if anchor is not None:
+            bar, instant = anchor
+            anchored_origin = instant - (bar - 1) * self.grid(destination, 0.0).samples_per_bar
+            sync_instant = max(min(sync_instant, instant), float(now), anchored_origin)
         sync = first_sample(sync_instant)
         fade_out = max(round(rule.fade_out * sr) if fades else 0, self._declick)
         actions.append(StopVoice(sync, source.section, source.slot, fade_out, rule.curve.value))
         self.slots.release(source.section, source.slot, sync + fade_out + 1)
         destination_instant = sync_instant
-        if rule.bridge is not None:
+        if rule.bridge is not None and anchor is None:
             bridge_slot = self.slots.take(rule.bridge, sync)
             actions.append(StartVoice(sync, rule.bridge, bridge_slot, sync_instant,
                                       round(rule.fade_in * sr), rule.curve.value, bridge=True,
@@ -195,16 +206,16 @@ class Planner:
             tail = max(fade_out, round(END_FADE_SECONDS * sr))
             actions.append(StopVoice(bridge_end, rule.bridge, bridge_slot, tail, rule.curve.value))
             self.slots.release(rule.bridge, bridge_slot, bridge_end + tail + 1)
-        origin = destination_instant
+        origin = destination_instant if anchored_origin is None else anchored_origin
         if (start_override or rule.start) is DestinationStart.SAME_POSITION and \
-                rule.bridge is None:
+                rule.bridge is None and anchor is None:
             bars = (destination_instant - source.grid.origin) / source.grid.samples_per_bar
             bars %= self.score.sections[source.section].bars
             bars %= self.score.sections[destination].bars
             origin = destination_instant - bars * self.grid(destination, 0.0).samples_per_bar
         start = first_sample(destination_instant)
         slot = self.slots.take(destination, start)
-        fade_in = round(rule.fade_in * sr) if fades and rule.bridge is None else 0
+        fade_in = round(rule.fade_in * sr) if fades and (rule.bridge is None or anchor) else 0
         actions.append(StartVoice(start, destination, slot, origin, fade_in, rule.curve.value,
                                   why=why))
         bed = self._bed(destination, slot, self.grid(destination, origin), start)
@@ -231,17 +242,51 @@ class Planner:
 
     # -------------------------------------------------------------- stingers
 
-    def stinger(self, name: str, now: int, why: str) -> None:
+    def stinger(self, name: str, now: int, why: str, when: Quantize | None = None) -> None:
         spec = self.score.stingers.get(name)
         if spec is None:
             raise CommandError(f"unknown stinger {name!r}")
         at = now
         sounding = self.sounding(now)
         if sounding is not None:
-            at = first_sample(self._sync_instant(sounding, now, spec.when.value))
+            at = first_sample(self._sync_instant(sounding, now, (when or spec.when).value))
         turn = self._stinger_turn.get(name, -1) + 1
         self._stinger_turn[name] = turn
         self.queue.push(StartStinger(at, name, turn % STINGER_SLOTS, why=why), None)
+
+    # ---------------------------------------------------------------- bends
+
+    def bend(self, now: int, instant: float) -> tuple[tuple[str, int], int, float]:
+        """Bend the sounding bed's tempo from `now` so that its next downbeat near the ideal
+        `instant` falls on it: returns the voice, the bend's length and the position offset
+        gained (samples). The bed's grid is the one after the bend from now on, so moves
+        planned onto it land on the instant."""
+        bed = self.sounding(now)
+        if bed is None or bed is not self.bed or bed.start > now:
+            raise CommandError("a tempo bend needs a section sounding with nothing pending")
+        spec = self.score.sections[bed.section]
+        if spec.max_tempo_bend <= 0:
+            raise CommandError(f"section {bed.section!r} does not bend (max_tempo_bend = 0)")
+        grid = bed.grid
+        hit = first_sample(instant)
+        length = hit - now
+        if length < 1:
+            raise CommandError("a tempo bend needs time before its hit")
+        position = (now - grid.origin) / grid.samples_per_bar
+        arriving = (instant - grid.origin) / grid.samples_per_bar
+        downbeat = max(round(arriving), math.floor(position) + 1)
+        gained = downbeat * grid.samples_per_bar - (instant - grid.origin)
+        if abs(gained / length) > spec.max_tempo_bend + 1e-12:
+            raise CommandError(f"meeting the hit needs a bend of {100 * gained / length:+.1f} %"
+                               f", over max_tempo_bend {100 * spec.max_tempo_bend:g} % of "
+                               f"{bed.section!r}")
+        origin = grid.origin - gained
+        bent = Grid(grid.sample_rate, grid.tempo, grid.meter, origin)
+        end = None if bed.end is None else first_sample(float(bed.end) - gained)
+        self.bed = Bed(bed.section, bed.slot, bent, bed.start, end)
+        if self._plan is not None and self._plan.bed_after is bed:
+            self._plan.bed_after = self.bed
+        return (bed.section, bed.slot), length, gained
 
     # ------------------------------------------------------------------ rests
 

@@ -14,6 +14,7 @@ from typing import Any
 from adaptive import ramps
 from adaptive.actions import (
     Action,
+    BendVoices,
     EndRest,
     LayerKey,
     RampLayers,
@@ -115,6 +116,12 @@ class Engine:
     def _end_rest(self, action: EndRest) -> None:
         self.master.rest.resume(action.at, action.fade_in)
 
+    def _bend_voices(self, action: BendVoices) -> None:
+        for key, ramp in action.ramps.items():
+            bend = self.voices[key].bend
+            if bend is not None:  # the planner bends only sections built to bend
+                bend.schedule(ramp)
+
     def _ramp_layers(self, action: RampLayers) -> None:
         for key, ramp in action.ramps.items():
             self._override(key, ramp)
@@ -156,5 +163,6 @@ _APPLY: dict[type, Callable[[Engine, Any], None]] = {
     StartRest: Engine._start_rest,
     EndRest: Engine._end_rest,
     RampLayers: Engine._ramp_layers,
+    BendVoices: Engine._bend_voices,
 }
 """Each action → the method that carries it out: one table, checked complete by a test."""

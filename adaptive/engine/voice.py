@@ -22,6 +22,7 @@ from adaptive.engine.graph import (
     FadeShapes,
     ParameterBus,
     SampleCounter,
+    ScheduledValue,
     curve_signal,
     table_from_array,
 )
@@ -35,6 +36,7 @@ from adaptive.engine.patch_api import (
 from adaptive.errors import ScoreError, ScoreProblem
 from adaptive.harmony import Harmony
 from adaptive.musical_time import Grid, Meter
+from adaptive.ramps import Ramp
 from adaptive.score.load import LoadedScore
 from adaptive.score.model import Layer, Section, Stinger
 
@@ -105,7 +107,13 @@ class VoiceSlot:
         harmony = Harmony.of(section.key, section.chords)
         with captured_objects(pyo) as objects:
             self.origin = pyo.Sig(NEVER)
-            self.clock = VoiceClock(pyo, counter.signal, self.origin, grid.samples_per_beat,
+            self.bend: ScheduledValue | None = None
+            """Position offset of tempo bends, built only for a section that may bend."""
+            origin: PyoObject = self.origin
+            if section.max_tempo_bend > 0:
+                self.bend = ScheduledValue(pyo, counter, 0.0)
+                origin = self.origin - self.bend.signal
+            self.clock = VoiceClock(pyo, counter.signal, origin, grid.samples_per_beat,
                                     grid.meter.beats_per_bar, section.bars, section.loop)
             self.harmony = HarmonySignals(pyo, harmony, self.clock)
             self.envelope = Envelope(pyo, counter, shapes)
@@ -153,6 +161,8 @@ class VoiceSlot:
     def start(self, at: int, origin: float, fade_in: int, curve: str) -> None:
         self.activity.activate()
         self.origin.value = float(origin)
+        if self.bend is not None:  # a new run starts unbent
+            self.bend.schedule(Ramp(at, 1, self.bend.ramp.value_at(at - 1), 0.0))
         self.envelope.open(at, fade_in, curve)
 
     def stop(self, at: int, fade_out: int, curve: str) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Protocol
 
-from adaptive.actions import CONTROL_ACTIONS, Action, RampLayers, RampParams
+from adaptive.actions import CONTROL_ACTIONS, Action, ControlAction
 from adaptive.commands import Command
 from adaptive.conductor import Conductor
 from adaptive.score.model import Score
@@ -41,11 +41,11 @@ class Sink(Protocol):
     def apply(self, action: Action) -> None: ...
 
 
-def _keys(action: RampParams | RampLayers) -> Iterable[Hashable]:
+def _keys(action: ControlAction) -> Iterable[Hashable]:
     return action.ramps.keys()
 
 
-def _ends(action: RampParams | RampLayers) -> Iterable[tuple[Hashable, int]]:
+def _ends(action: ControlAction) -> Iterable[tuple[Hashable, int]]:
     return ((key, ramp.end) for key, ramp in action.ramps.items())
 
 
@@ -57,7 +57,7 @@ class Driver:
         self.block = block
         self.horizon = block * horizon_blocks
         self.on_applied = on_applied
-        self._held: list[RampParams | RampLayers] = []
+        self._held: list[ControlAction] = []
         self._moving_until: dict[Hashable, int] = {}
         """Per control key, the last sample of the ramp last written."""
 
@@ -80,7 +80,7 @@ class Driver:
 
     def _write_controls(self, now: int, written: list[Action]) -> None:
         waiting: set[Hashable] = set()
-        held: list[RampParams | RampLayers] = []
+        held: list[ControlAction] = []
         for action in self._held:
             keys = list(_keys(action))
             free = all(self._moving_until.get(key, -1) < now for key in keys) and \

@@ -149,6 +149,18 @@ class Section(Strict):
     mood: dict[str, float] = Field(default_factory=dict, description="point for 'nearest' choice")
     next: str | None = Field(None, description="section that follows a section played once")
     layers: dict[str, Layer] = Field(default_factory=dict)
+    max_tempo_bend: float = Field(
+        0.0, ge=0.0, le=0.25, description="how far a hit point may bend the tempo (0.06 is "
+        "6 %); only a section of patches bends: a stem would change pitch")
+
+    @model_validator(mode="after")
+    def _bend_needs_patches(self) -> Section:
+        stems = [name for name, layer in self.layers.items() if layer.stem is not None]
+        if self.max_tempo_bend > 0 and stems:
+            raise ValueError(f"max_tempo_bend: layers {stems} are stems, which cannot bend "
+                             "(their pitch would change); fix: set max_tempo_bend = 0 or use "
+                             "patches only")
+        return self
 
     @field_validator("meter")
     @classmethod

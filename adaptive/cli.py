@@ -34,11 +34,41 @@ def _cmd_validate(args: argparse.Namespace) -> int:
           f"{len(score.parameters)} parameters, {len(score.stingers)} stingers, "
           f"{len(loaded.stems)} stems, {len(loaded.patches)} patches")
     if args.timeline:
+        from adaptive.hits import compile_sheet
+
         timeline = load_timeline(args.timeline)
         require_valid(timeline, score, args.timeline)
-        print(f"{args.timeline}: ok — {len(timeline.cues)} cues over "
-              f"{timeline.duration:.1f} s")
+        sheet = compile_sheet(score, timeline, loaded.sample_rate)
+        missed = sheet.missed()
+        for outcome in missed:
+            error = outcome.error_ms(loaded.sample_rate)
+            print(f"{args.timeline}: hit {outcome.label!r} at "
+                  f"{timeline.timecode(outcome.at / loaded.sample_rate)} cannot be met"
+                  f"{'' if error is None else f': off by {error:+.1f} ms'} ({outcome.note}); "
+                  "fix: allow another method (method = \"auto\"), raise the section's "
+                  "max_tempo_bend, or move the hit", file=sys.stderr)
+        if missed:
+            return 1
+        print(f"{args.timeline}: ok — {len(timeline.cues)} cues and {len(timeline.hits)} hits "
+              f"over {timeline.duration:.1f} s"
+              + (" (adaptive hits SCORE SHEET shows how each is met)" if timeline.hits else ""))
     return 0
+
+
+def _cmd_hits(args: argparse.Namespace) -> int:
+    from adaptive.hits import compile_sheet, table
+    from adaptive.score.load import load_score
+    from adaptive.timeline import load_timeline, require_valid
+
+    loaded = load_score(args.score)
+    timeline = load_timeline(args.sheet)
+    require_valid(timeline, loaded.score, args.sheet)
+    sheet = compile_sheet(loaded.score, timeline, loaded.sample_rate)
+    if not sheet.hits:
+        print(f"{args.sheet}: no [[hit]] entries")
+        return 0
+    print(table(sheet, timeline, loaded.sample_rate))
+    return 1 if sheet.missed() else 0
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -122,8 +152,25 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
         mqtt = MqttConfig.from_url(args.mqtt, prefix=args.mqtt_prefix or f"adaptive/{args.name}",
                                    qos=args.mqtt_qos, ca_file=args.mqtt_ca)
+    follow = None
+    if args.follow:
+        if not args.follow.startswith("mpv:") or len(args.follow) <= 4:
+            print(f"adaptive: error: --follow {args.follow!r}: expected mpv:SOCKET (the path "
+                  "given to mpv's --input-ipc-server)", file=sys.stderr)
+            return 2
+        follow = args.follow
+    if (args.follow or args.start_from) and not args.timeline:
+        print("adaptive: error: --follow and --from need a cue sheet; fix: add --timeline "
+              "SHEET", file=sys.stderr)
+        return 2
+    from adaptive.chase import ChaseSettings
+
+    chase = ChaseSettings(freewheel_frames=args.freewheel, on_loss=args.on_loss,
+                          fade=args.chase_fade / 1000.0, film_offset=args.film_offset / 1000.0)
     return serve(ServeConfig(score, audio, osc, mqtt, args.watch, args.seed, args.name,
-                             Path(args.timeline) if args.timeline else None))
+                             Path(args.timeline) if args.timeline else None,
+                             start_from=args.start_from, follow=follow, chase=chase,
+                             warning=args.warning))
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -174,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     audio_options(demo)
     demo.set_defaults(func=_cmd_demo)
 
+    hits = commands.add_parser("hits", help="how each hit point of a cue sheet is met: "
+                               "method, error, tempo and film click")
+    hits.add_argument("score")
+    hits.add_argument("sheet")
+    hits.set_defaults(func=_cmd_hits)
+
     serve = commands.add_parser("serve", help="play a score live, driven by OSC and MQTT")
     serve.add_argument("score", nargs="?", help="score file (default: the bundled demo)")
     serve.add_argument("--audio", choices=["portaudio", "jack", "none"], default="portaudio",
@@ -198,8 +251,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--mqtt-ca", help="CA certificate file for mqtts://")
     serve.add_argument("--name", default="default", help="instance name")
     serve.add_argument("--watch", action="store_true", help="reload the score when it changes")
-    serve.add_argument("--timeline", help="TOML file of timed commands played live from the "
-                       "start (the other inputs act on top of it)")
+    serve.add_argument("--timeline", help="a cue sheet (TOML, in seconds or film timecode): "
+                       "the music follows a film's player reporting over OSC/MQTT "
+                       "(/transport/...), or runs the sheet freely until one does")
+    serve.add_argument("--from", dest="start_from", metavar="TC", help="run the sheet from "
+                       "this film time (HH:MM:SS:FF or seconds) until a player reports")
+    serve.add_argument("--follow", metavar="mpv:SOCKET", help="follow mpv through its JSON "
+                       "IPC socket (mpv --input-ipc-server=SOCKET) instead of running freely")
+    serve.add_argument("--film-offset", type=float, default=0.0, metavar="MS",
+                       help="shift film time by MS (the picture's and the sound's delays)")
+    serve.add_argument("--on-loss", choices=["keep", "pause"], default="pause",
+                       help="when the player stops reporting: keep rolling, or pause "
+                       "(after the freewheel time)")
+    serve.add_argument("--freewheel", type=float, default=8.0, metavar="FRAMES",
+                       help="frames without a report before the chase freewheels")
+    serve.add_argument("--chase-fade", type=float, default=20.0, metavar="MS",
+                       help="fade of a relocation, a pause and a stop")
+    serve.add_argument("--warning", type=float, default=3.0, metavar="SECONDS",
+                       help="/event/warning this long before each hit")
     serve.add_argument("--seed", type=int, default=1)
     serve.set_defaults(func=_cmd_serve)
 

@@ -106,12 +106,14 @@ class Conductor:
 
     def __init__(self, score: Score, sample_rate: int, start: int = 0,
                  carry: Carry | None = None, keep_released: bool = True,
-                 reserved: Mapping[SlotKey, float] | None = None) -> None:
+                 reserved: Mapping[SlotKey, float] | None = None,
+                 silent: bool = False) -> None:
         """`carry` continues another conductor's music (a hot reload): its parameters, and
         its section at the same bar position if this score has a section of that name.
         `keep_released` records every released action in `released` (a render's trace); a
         live server runs for hours and thousands of messages a second, so it does not.
-        `reserved`: voice slots still sounding for a conductor this one takes over from."""
+        `reserved`: voice slots still sounding for a conductor this one takes over from.
+        `silent`: start stopped, with no section (a film's pause: see `Driver.halt`)."""
         self.keep_released = keep_released
         self.score = score
         self.sample_rate = sample_rate
@@ -148,7 +150,11 @@ class Conductor:
             first, origin = carry.section, carry.origin
         self._debounce.acted = first
         self._queue.push(RampParams(start, dict(self.param_ramps)), None)
-        self.planner.start_bed(first, start, origin, "the score's first section")
+        if silent:
+            self.planner.resting = self.planner.stopped = True
+            self._recent.append(StartRest(start, 1, stop=True, why="halted"))
+        else:
+            self.planner.start_bed(first, start, origin, "the score's first section")
 
     @property
     def bed(self) -> Bed | None:

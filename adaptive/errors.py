@@ -60,7 +60,9 @@ class TimelineError(AdaptiveError):
 class TimelineProblem:
     """One cue of a timeline that cannot apply to the score: which cue, when, what, the fix."""
 
-    def __init__(self, index: int, at: float, field: str, message: str, fix: str = "") -> None:
+    def __init__(self, index: int, at: float, field: str, message: str, fix: str = "",
+                 kind: str = "cue") -> None:
+        self.kind = kind  # cue | hit
         self.index = index
         self.at = at
         self.field = field
@@ -68,7 +70,7 @@ class TimelineProblem:
         self.fix = fix
 
     def __str__(self) -> str:
-        text = f"cue[{self.index}] at {self.at:.3f} s: {self.field}: {self.message}"
+        text = f"{self.kind}[{self.index}] at {self.at:.3f} s: {self.field}: {self.message}"
         return f"{text}; fix: {self.fix}" if self.fix else text
 
 

@@ -111,10 +111,12 @@ class Engine:
         self.stingers[(action.name, action.slot)].start(action.at)
 
     def _start_rest(self, action: StartRest) -> None:
-        self.master.rest.rest(action.at, action.release)
+        # a musical rest lets stingers ring; a stop (or a film's pause) silences them too
+        (self.master.hold if action.stop else self.master.rest).rest(action.at, action.release)
 
     def _end_rest(self, action: EndRest) -> None:
         self.master.rest.resume(action.at, action.fade_in)
+        self.master.hold.resume(action.at, action.fade_in)
 
     def _bend_voices(self, action: BendVoices) -> None:
         for key, ramp in action.ramps.items():

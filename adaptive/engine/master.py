@@ -1,4 +1,4 @@
-"""The master bus: bed → rests → ducking → stingers → limiter → DC filter → ceiling.
+"""The master bus: bed → rests → ducking → stingers → hold → limiter → DC filter → ceiling.
 
 The limiter has no lookahead on purpose: lookahead delays every control change by its
 length, and the live path is budgeted at one audio period. A fast peak follower lowers the
@@ -48,12 +48,14 @@ class MasterBus:
                  bed: list[PyoObject], ducks: list[PyoObject], stingers: list[PyoObject],
                  gain_db: float) -> None:
         self.rest = RestGate(pyo, counter, shapes)
+        self.hold = RestGate(pyo, counter, shapes)
+        """A transport stop or pause: everything, stingers and tails too, to silence."""
         bed_mix = pyo.Mix(bed, voices=2) if bed else pyo.Sig([0.0, 0.0])
         ducked = bed_mix * self.rest.signal
         for duck in ducks:
             ducked = ducked * duck
         mixed = (ducked + pyo.Mix(stingers, voices=2)) if stingers else ducked
-        gained = mixed * db_to_amplitude(gain_db)
+        gained = mixed * self.hold.signal * db_to_amplitude(gain_db)
         peak = pyo.Max(pyo.Follower2(pyo.Abs(gained[0]), risetime=0.0002, falltime=0.08),
                        pyo.Follower2(pyo.Abs(gained[1]), risetime=0.0002, falltime=0.08))
         reduction = pyo.Div(LIMIT_THRESHOLD, pyo.Max(peak, LIMIT_THRESHOLD))

@@ -43,11 +43,13 @@ from adaptive.commands import (
     SetParam,
     SetParams,
     SetState,
+    Transport,
 )
 from adaptive.conductor import Conductor
 from adaptive.engine.engine import Engine
 from adaptive.live.bus import OutputBus
 from adaptive.live.clock import AudioClock, Clock
+from adaptive.live.film import FilmFollower
 from adaptive.live.inputs import Timed, coalesce
 from adaptive.live.status import music_status
 from adaptive.musical_time import Grid, first_sample
@@ -141,6 +143,10 @@ class Controller:
         self.wake_ticker: Callable[[], None] = lambda: None
         self.reloads = 0
         self.reload_error: str | None = None
+        self.film: FilmFollower | None = None
+        """The cue sheet and the chase of a film's player (`serve --timeline`)."""
+        self.wall: Callable[[], float] = time.time
+        """The wall clock the arrival of a player's report is read from."""
 
     @property
     def conductor(self) -> Conductor:
@@ -230,6 +236,9 @@ class Controller:
         return True
 
     def _queue(self, command: Command, at: int | None, source: str, now: int) -> None:
+        if isinstance(command, Transport):
+            self._transport(command, at)
+            return
         # control values take effect on the next block; anything placed on the sample
         # keeps a safety margin so its start sample is set before it is computed
         soonest = now if isinstance(command, _IMMEDIATE) else now + SAFETY_BLOCKS * self.block
@@ -271,8 +280,55 @@ class Controller:
             self._pump(now)
             # stopping the DSP of voices that fell silent can wait for a tick
             self.engine.housekeeping(now)
+            if self.film is not None:
+                self.film.tick(self, now, now + HORIZON_BLOCKS * self.block)
             self._announce(now + HORIZON_BLOCKS * self.block)
             self._retire(now)
+
+    # ---------------------------------------------------------------- film
+
+    def _transport(self, command: Transport, at: int | None) -> None:
+        """A player's report: its arrival (or its timetag) is when the film was there."""
+        if self.film is None:
+            self.stats.count("no_sheet", "a transport report, but no cue sheet to follow; "
+                             "fix: serve with --timeline SHEET", logging.INFO)
+            return
+        arrival = at if at is not None else self.clock.sample_at(self.wall())
+        self.film.report(self, command, arrival)
+
+    def safety_samples(self) -> int:
+        return SAFETY_BLOCKS * self.block
+
+    def next_bar(self, at: int) -> int:
+        """The first downbeat of the bed at or after `at` (or `at` with no bed)."""
+        bed = self.conductor.bed
+        if bed is None:
+            return at
+        return first_sample(bed.grid.next_instant(float(max(at, bed.start)), "bar"))
+
+    def attach_film(self, follower: FilmFollower, run_from: float | None) -> None:
+        """Follow a film with a cue sheet; `run_from`: run it freely from that film time
+        (no player yet) rather than wait for a player's report."""
+        with self._lock:
+            self.film = follower
+            if run_from is not None:
+                follower.run_free(self, run_from)
+
+    def seek_music(self, history: list[tuple[int, Command]], target: int, at: int,
+                   fade: float, why: str = "history") -> None:
+        """`seek` for the film, under the lock already held."""
+        self.driver.seek(self.score, history, target, at, fade, why=why)
+        self._pump(self.now())
+
+    def halt_music(self, fade: float, why: str) -> int:
+        """Fade everything to silence and hold, under the lock already held."""
+        at = self.now() + self.safety_samples()
+        self.driver.halt(self.score, at, fade, why)
+        self._pump(self.now())
+        return at
+
+    def emit_event(self, kind: str, args: tuple[Any, ...], sample: int, text: str) -> None:
+        self._emit(Event(kind, args, sample, text))
 
     def seek(self, history: list[tuple[int, Command]], target: int) -> int:
         """Play what `history` implies at its sample `target`, from the earliest sample
@@ -385,6 +441,7 @@ class Controller:
             now = self.now()
             state = self.conductor.state(now)
             score = self.score
-        return {**music_status(score, state, self.sample_rate),
+            film = self.film.status(now) if self.film is not None else None
+        return {**music_status(score, state, self.sample_rate), "film": film,
                 "counters": self.stats.snapshot(), "reloads": self.reloads,
                 "reload_error": self.reload_error, "dropped": self.bus.drops()}

@@ -21,6 +21,7 @@ from adaptive.live.inputs import Timed
 if TYPE_CHECKING:
     from adaptive.live.bus import OutputBus
     from adaptive.live.controller import Event, InputStats
+    from adaptive.live.film import FilmFollower
 
 
 class StartupError(AdaptiveError):
@@ -45,6 +46,8 @@ class Core(Protocol):
     def now(self) -> int: ...
 
     def status(self) -> dict[str, Any]: ...
+
+    def attach_film(self, follower: FilmFollower, run_from: float | None) -> None: ...
 
 
 class Endpoint(Protocol):

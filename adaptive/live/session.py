@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adaptive.chase import ChaseSettings
 from adaptive.engine.engine import Engine, import_pyo
 from adaptive.errors import AdaptiveError, AudioError
 from adaptive.live.audio import AudioConfig, FreeRunning, boot_live_server
@@ -49,7 +50,11 @@ class ServeConfig:
     watch: bool = False
     seed: int = 1
     name: str = "adaptive"
-    timeline: Path | None = None  # cues played into the live server from the start
+    timeline: Path | None = None  # a cue sheet: the film follower's (see `live.film`)
+    start_from: str | None = None  # film seconds or timecode the sheet runs from freely
+    follow: str | None = None  # mpv:SOCKET — wait for that player instead
+    chase: ChaseSettings | None = None  # None: the sheet's fps and the defaults
+    warning: float = 3.0  # seconds of /event/warning before each hit
 
 
 IDLE_TICK_BLOCKS = 4
@@ -142,7 +147,10 @@ def endpoints_for(config: ServeConfig, score: Score) -> list[Endpoint]:
     if config.timeline is not None:
         from adaptive.live.timeline_input import TimelineEndpoint
 
-        endpoints.append(TimelineEndpoint(config.timeline, score))
+        endpoints.append(TimelineEndpoint(config.timeline, score, config.audio.sample_rate,
+                                          config.chase, config.start_from,
+                                          follow=config.follow is not None,
+                                          warning=config.warning))
     if config.osc is not None:
         endpoints.append(OscEndpoint(config.osc))
     if config.mqtt is not None:

@@ -40,6 +40,11 @@ STATUS_FIELDS: dict[str, str] = {
     "dropped": "events dropped by the output bus and by each subscriber",
     "reloads": "scores reloaded by `--watch`",
     "reload_error": "why the last reload was refused, or null",
+    "film": "with a cue sheet (`--timeline`), the chase: state (`stopped`, `waiting`, "
+            "`locked`, `freewheel`, or `free` without a player), film_time (s), timecode, "
+            "delta_ms (the player's last report against the lock), report_age (s), cue "
+            "(label), next_hit (label, in (s), error_ms, method), jumps, losses, relocks; "
+            "else null",
 }
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Protocol
 
-from adaptive.actions import CONTROL_ACTIONS, Action, ControlAction
+from adaptive.actions import CONTROL_ACTIONS, Action, ControlAction, StartRest
 from adaptive.commands import Command
 from adaptive.conductor import Conductor
 from adaptive.score.model import Score
@@ -104,9 +104,31 @@ class Driver:
         """Whether a control waits for its block (a live ticker then ticks every block)."""
         return bool(self._held)
 
+    def halt(self, score: Score, at: int, fade_seconds: float = SEEK_FADE_SECONDS,
+             why: str = "halt") -> Conductor:
+        """From sample `at`, fade everything (bed, stingers, tails) to silence and hold it:
+        a film's pause or stop. A later `seek` brings the music back where the film is."""
+        rate = self.conductor.sample_rate
+        fade = max(1, round(fade_seconds * rate))
+        stops, reserved = self.conductor.hand_over(at, fade)
+        halted = Conductor(score, rate, start=at, keep_released=self.conductor.keep_released,
+                           reserved=reserved, silent=True)
+        halted.params.update(self.conductor.params)
+        halted.param_ramps.update(self.conductor.param_ramps)
+        halted.layer_ramps.update(self.conductor.layer_ramps)
+        halted.advance(at)
+        halted.released.clear()
+        self.conductor = halted
+        self._held.clear()
+        self._moving_until.clear()
+        written: list[Action] = []
+        for action in [*stops, StartRest(at, fade, stop=True, why=why)]:
+            self._write(action, written)
+        return halted
+
     def seek(self, score: Score, history: Sequence[tuple[int, Command]], target: int,
              at: int, fade_seconds: float = SEEK_FADE_SECONDS,
-             keep_released: bool = False) -> Conductor:
+             keep_released: bool = False, why: str = "history") -> Conductor:
         """From sample `at`, play what `history` implies at its sample `target`, as if it
         had played from the start, cross-fading from what was playing.
 
@@ -121,7 +143,7 @@ class Driver:
         replayed = Conductor(score, rate, start=offset, keep_released=keep_released,
                              reserved=reserved)
         for sample, command in history:
-            replayed.submit(command, sample + offset, why="history")
+            replayed.submit(command, sample + offset, why=why)
         replayed.advance(at)
         replayed.released.clear()
         entry = replayed.enter_at(at, fade, previous)

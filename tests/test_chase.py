@@ -1,0 +1,126 @@
+"""The chase's lock and decisions from a player's reports: pure, samples in, decisions out.
+
+Reports are simulated as a player sends them: film time quantised to frames, leaving a
+frame late and arriving with jitter; the lock must sit on the true mapping anyway.
+"""
+
+from __future__ import annotations
+
+import random
+
+from adaptive.chase import Chase, ChaseSettings, Halt, Relocate
+
+RATE = 48000
+FPS = 24.0
+FRAME = 1 / FPS
+
+
+def player_reports(chase: Chase, start_film: float, start_sample: int, seconds: float,
+                   seed: int = 1, every: float = FRAME, state: str | None = "play",
+                   drift: float = 0.0) -> list[object]:
+    """Reports of a film playing from `start_film` at perf sample `start_sample`: each
+    frame's time, sent when the frame is shown plus 0..1 frame of lateness and jitter."""
+    rng = random.Random(seed)
+    decisions: list[object] = []
+    t = 0.0
+    while t < seconds:
+        film = start_film + t * (1 + drift)
+        shown = int(film / FRAME + 1e-9) * FRAME  # the frame on screen
+        late = rng.uniform(0.0, FRAME)
+        arrival = start_sample + round((t + late) * RATE)
+        decisions.extend(chase.report(shown, state, arrival))
+        t += every
+    return decisions
+
+
+def test_play_relocates_at_once_and_locks_within_a_frame() -> None:
+    chase = Chase(ChaseSettings(fps=FPS), RATE)
+    first = chase.report(10.0, "play", 1_000_000)
+    assert len(first) == 1 and isinstance(first[0], Relocate)
+    player_reports(chase, 10.0, 1_000_000, 10.0)
+    assert chase.state == "locked"
+    assert chase.offset is not None
+    true_offset = 1_000_000 - 10.0 * RATE
+    # the lock sits within a frame of the truth, and never before it (lateness is >= 0)
+    error_ms = (chase.offset - true_offset) / RATE * 1000
+    assert -0.001 <= error_ms < 1000 * FRAME, error_ms
+    assert chase.jumps == 0
+
+
+def test_the_lock_converges_to_a_millisecond_over_seconds_of_reports() -> None:
+    chase = Chase(ChaseSettings(fps=FPS), RATE)
+    player_reports(chase, 0.0, 0, 20.0, seed=7)
+    assert chase.offset is not None
+    # the earliest of 48 reports a second (2 s window) is late by well under 1 ms
+    assert 0 <= chase.offset / RATE * 1000 < 1.0, chase.offset
+
+
+def test_a_jump_forwards_or_back_relocates_and_a_small_step_does_not() -> None:
+    chase = Chase(ChaseSettings(fps=FPS), RATE)
+    player_reports(chase, 0.0, 0, 3.0)
+    forward = chase.report(60.0, "play", 3 * RATE)
+    assert [type(d) for d in forward] == [Relocate]
+    back = chase.report(30.0, "play", 3 * RATE + 4800)
+    assert [type(d) for d in back] == [Relocate]
+    assert chase.jumps == 2
+    player_reports(chase, 30.0, 3 * RATE + 4800, 2.0)
+    before = chase.jumps
+    small = chase.report(chase.film_at(5 * RATE + 4800) + FRAME, "play",  # type: ignore[operator]
+                         5 * RATE + 4800)
+    assert not any(isinstance(d, Relocate) and not d.on_bar for d in small)
+    assert chase.jumps == before
+
+
+def test_pause_halts_and_play_resumes_from_the_reported_time() -> None:
+    chase = Chase(ChaseSettings(fps=FPS), RATE)
+    player_reports(chase, 5.0, 0, 2.0)
+    halted = chase.report(7.0, "pause", 2 * RATE)
+    assert [type(d) for d in halted] == [Halt] and not chase.playing
+    assert chase.report(7.0, None, 3 * RATE) == []  # times while paused: no sound
+    resumed = chase.report(7.0, "play", 4 * RATE)
+    assert [type(d) for d in resumed] == [Relocate] and chase.playing
+    assert chase.film_at(4 * RATE) == 7.0
+
+
+def test_seek_holds_until_play() -> None:
+    chase = Chase(ChaseSettings(fps=FPS), RATE)
+    player_reports(chase, 0.0, 0, 1.0)
+    assert [type(d) for d in chase.report(None, "seek", RATE)] == [Halt]
+    assert chase.state == "waiting"
+    assert chase.report(40.0, None, RATE + 100) == []  # still seeking: hold
+    assert [type(d) for d in chase.report(40.0, "play", RATE + 2000)] == [Relocate]
+
+
+def test_loss_freewheels_then_pauses_or_keeps() -> None:
+    for on_loss, halts in (("pause", True), ("keep", False)):
+        chase = Chase(ChaseSettings(fps=FPS, on_loss=on_loss), RATE)  # type: ignore[arg-type]
+        player_reports(chase, 0.0, 0, 1.0)
+        last = chase.last_report
+        assert last is not None
+        frame = RATE / FPS
+        assert chase.tick(last + round(7 * frame)) == [] and chase.state != "freewheel"
+        assert chase.tick(last + round(9 * frame)) == [] and chase.state == "freewheel"
+        decisions = chase.tick(last + round(17 * frame))
+        assert (decisions != []) is halts
+        assert chase.playing is not halts
+
+
+def test_times_only_play_once_they_move_and_pause_when_they_stand_still() -> None:
+    chase = Chase(ChaseSettings(fps=FPS), RATE)
+    assert chase.report(12.0, None, 0) == []
+    assert chase.state == "waiting"
+    moved = chase.report(12.25, None, RATE // 4)
+    assert [type(d) for d in moved] == [Relocate]
+    player_reports(chase, 12.5, RATE // 2, 1.0, state=None, every=0.25)
+    stood = []
+    for k in range(4):
+        stood += chase.report(13.5, None, RATE // 2 + RATE + k * RATE // 4)
+    assert [type(d) for d in stood] == [Halt] and not chase.playing
+
+
+def test_drift_moves_the_lock_and_re_chases_on_the_bar_past_half_a_frame() -> None:
+    chase = Chase(ChaseSettings(fps=FPS), RATE)
+    decisions = player_reports(chase, 0.0, 0, 60.0, drift=0.001)  # the player runs 0.1 % fast
+    bars = [d for d in decisions if isinstance(d, Relocate) and d.on_bar]
+    assert bars, "60 ms of drift must re-chase"
+    assert chase.jumps == 0  # never a jump: the drift is followed, not chased per report

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from adaptive.commands import SetParam
 from adaptive.live.client import check_osc
 from adaptive.live.protocol import (
@@ -33,7 +35,8 @@ def test_every_row_parses_what_it_documents() -> None:
                 "/section": ["x"], "/stinger": ["x"], "/rest": [], "/resume": [],
                 "/transport/play": [], "/transport/stop": [], "/layer/<name>/mute": [1],
                 "/layer/<name>/solo": [0], "/layer/<name>/gain": [-3.0],
-                "/layer/<name>/auto": []}
+                "/layer/<name>/auto": [], "/transport/time": [12.5],
+                "/transport/timecode": ["01:00:00:00"], "/transport/state": ["pause"]}
     for row in OSC_ADDRESSES:
         address = row.pattern.replace("<name>", "pad")
         found = osc_address(address)
@@ -46,7 +49,7 @@ def test_every_row_parses_what_it_documents() -> None:
     assert {"/status", "/subscribe", "/unsubscribe"} == QUERIES
     assert osc_address("/param") is None and osc_address("/param//x") is None
     assert command_from_mqtt("param/x", b"0.25") == SetParam(name="x", value=0.25)
-    assert mqtt_subscriptions("p") == ["p/param/+", "p/params", "p/cmd"]
+    assert mqtt_subscriptions("p") == ["p/param/+", "p/params", "p/cmd", "p/transport"]
     assert {t.pattern for t in MQTT_TOPICS if t.build is None} == {"status", "event/<kind>",
                                                                    "online"}
 
@@ -62,3 +65,23 @@ def test_send_checks_a_message_against_the_table() -> None:
     helped = subprocess.run([sys.executable, "-m", "adaptive.cli", "send", "--help"],
                             capture_output=True, text=True, timeout=30, check=False)
     assert all(row.pattern in helped.stdout for row in OSC_ADDRESSES)
+
+
+def test_transport_reports_parse_and_bad_ones_are_refused() -> None:
+    from adaptive.commands import Transport
+    from adaptive.live.inputs import InputRejected
+
+    assert command_from_osc("/transport/time", [12]) == Transport(time=12.0)
+    assert command_from_osc("/transport/state", ["play"]) == Transport(state="play")
+    assert command_from_mqtt("transport", b'{"time": 3.5, "state": "pause"}') == \
+        Transport(time=3.5, state="pause")
+    assert command_from_mqtt("transport", b'{"timecode": "01:00:00:00"}') == \
+        Transport(timecode="01:00:00:00")
+    for address, args in (("/transport/time", [-1.0]), ("/transport/time", [float("nan")]),
+                          ("/transport/time", [1e9]), ("/transport/time", ["soon"]),
+                          ("/transport/state", ["dance"]), ("/transport/state", [])):
+        with pytest.raises(InputRejected):
+            command_from_osc(address, args)
+    for payload in (b"12", b'{"tempo": 1}', b'{"time": "x"}', b"{not json"):
+        with pytest.raises(InputRejected):
+            command_from_mqtt("transport", payload)

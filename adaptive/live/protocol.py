@@ -134,6 +134,14 @@ def _layer_auto(c: Captures, args: Sequence[Any], where: str) -> Command:
     return validated({"cmd": "auto", "layer": c["name"]}, where)
 
 
+def _transport(field: str) -> OscBuilder:
+    def build(c: Captures, args: Sequence[Any], where: str) -> Command:
+        count_args(args, 1, 1, where)
+        value: Any = number(args[0], where) if field == "time" else text(args[0], where)
+        return validated({"cmd": "transport", field: value}, where)
+    return build
+
+
 LAYER_NAME = "`<name>` is a layer name (all sections) or `section.layer`"
 
 OSC_ADDRESSES: tuple[OscAddress, ...] = (
@@ -150,6 +158,13 @@ OSC_ADDRESSES: tuple[OscAddress, ...] = (
     OscAddress("/transport/play", "", "resume", _bare("play")),
     OscAddress("/transport/stop", "", "fade to silence (a stop, distinct from a rest)",
                _bare("stop")),
+    OscAddress("/transport/time", "seconds (float, double or int)", "the film's player: "
+               "where the film is (film seconds of the cue sheet); send several times a "
+               "second and after each seek", _transport("time")),
+    OscAddress("/transport/timecode", '"HH:MM:SS:FF"', "the same as a timecode of the sheet",
+               _transport("timecode")),
+    OscAddress("/transport/state", '"play", "pause", "stop" or "seek"', "what the player is "
+               "doing (the music follows: see Screening)", _transport("state")),
     OscAddress("/layer/<name>/mute", "0 or 1", f"performer override; {LAYER_NAME}",
                _switch("mute")),
     OscAddress("/layer/<name>/solo", "0 or 1", f"performer override; {LAYER_NAME}",
@@ -221,12 +236,22 @@ def _mqtt_cmd(c: Captures, payload: bytes, where: str) -> Command:
     return validated(body, where)
 
 
+def _mqtt_transport(c: Captures, payload: bytes, where: str) -> Command:
+    body = decode_json(payload, where)
+    if not isinstance(body, dict) or not body.keys() & {"time", "timecode", "state"}:
+        raise InputRejected("bad_type", f"{where}: expected a JSON object with time, timecode "
+                            'and/or state, e.g. {"time": 12.5, "state": "play"}')
+    return validated({"cmd": "transport", **body}, where)
+
+
 MQTT_TOPICS: tuple[MqttTopic, ...] = (
     MqttTopic("param/<name>", "in", 'a number, or JSON `{"value": 0.8}`', _mqtt_param),
     MqttTopic("params", "in", 'JSON object `{"tension": 0.8, "arousal": 0.3}` (unknown names '
               "are counted, the others applied)", _mqtt_params),
     MqttTopic("cmd", "in", "a JSON command, the same vocabulary as timelines: "
               '`{"cmd": "section", "name": "chase"}`', _mqtt_cmd),
+    MqttTopic("transport", "in", 'the film\'s player: JSON `{"time": 12.5, "state": "play"}` '
+              '(either alone; or "timecode")', _mqtt_transport),
     MqttTopic("status", "out, retained", "JSON status (the same fields as `/status`), on "
               "change and every 2 s"),
     MqttTopic("event/<kind>", "out", '`{"args": [...], "sample": N, "time": s, '

@@ -26,6 +26,7 @@ _NAMED = {
     "59.94": (Fraction(60000, 1001), False), "59.94df": (Fraction(60000, 1001), True),
     "60": (Fraction(60), False),
 }
+_DROP_RATES = (Fraction(30000, 1001), Fraction(60000, 1001))
 ACCEPTED = ", ".join(f'"{name}"' for name in _NAMED) + ', or a fraction such as "24000/1001"'
 
 _TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{2})$")
@@ -33,8 +34,17 @@ _TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{2})$")
 
 @dataclass(frozen=True)
 class FrameRate:
+    """A film's frame rate, exact (29.97 is 30000/1001), and whether its timecode drops."""
+
     fps: Fraction
     drop_frame: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fps <= 0:
+            raise ValueError(f"frame rate {self.fps} is not > 0")
+        if self.drop_frame and self.fps not in _DROP_RATES:
+            raise ValueError(f"drop-frame timecode exists only at 29.97 and 59.94 fps, not "
+                             f"{self.fps}; fix: drop 'df'")
 
     @classmethod
     def parse(cls, text: str | int | float) -> FrameRate:
@@ -81,25 +91,27 @@ def timecode_to_frames(text: str, rate: FrameRate) -> int:
     """The frame count (from 00:00:00:00) a timecode labels."""
     match = _TIMECODE.match(text.strip())
     if match is None:
-        raise ValueError(f"{text!r} is not a timecode HH:MM:SS:FF (';' before FF for "
-                         "drop-frame); fix: write e.g. \"01:00:20:12\"")
+        raise ValueError(f"{text!r} is not a timecode HH:MM:SS:FF (';' or '.' before FF "
+                         "for drop-frame); fix: write e.g. \"01:00:20:12\"")
     hours, minutes, seconds, separator, frames = match.groups()
     h, m, s, f = int(hours), int(minutes), int(seconds), int(frames)
     nominal = rate.nominal
     if m > 59 or s > 59:
-        raise ValueError(f"{text!r}: minutes and seconds go up to 59")
+        raise ValueError(f"{text!r}: minutes and seconds go up to 59; fix: carry into the "
+                         "hours or minutes (00:01:30:00, not 00:00:90:00)")
     if f >= nominal:
         raise ValueError(f"{text!r}: frame {f} is past the last frame {nominal - 1} at "
                          f"{rate} fps; fix: frames count 00..{nominal - 1}")
-    drop = separator in ";,"
+    drop = separator in ";.,"
     if drop and not rate.drop_frame:
         raise ValueError(f"{text!r}: ';' marks drop-frame timecode, but the rate is {rate}; "
                          f"fix: write ':' before the frames, or set fps = \"{rate}df\" if the "
                          "film is drop-frame")
     dropped = rate._dropped
     if dropped and s == 0 and f < dropped and m % 10 != 0:
-        raise ValueError(f"{text!r} does not exist in drop-frame (frames 00 to {dropped - 1:02d} "
-                         "are skipped at each minute not divisible by 10); fix: use "
+        skipped = "00 and 01" if dropped == 2 else f"00 to {dropped - 1:02d}"
+        raise ValueError(f"{text!r} does not exist in drop-frame (frames {skipped} are dropped "
+                         "at each minute not divisible by 10); fix: use "
                          f"{h:02d}:{m:02d}:00;{dropped:02d}")
     total_minutes = 60 * h + m
     count = ((total_minutes * 60 + s) * nominal) + f
@@ -136,12 +148,16 @@ class FilmClock:
         """Film seconds of a timecode (counted from `start`), or of seconds given as such."""
         if not isinstance(at, str):
             return float(at)
-        frames = timecode_to_frames(at, self.rate) - self.start_frames
+        return float(self._frames(at) * self.rate.frame_seconds)
+
+    def _frames(self, timecode: str) -> int:
+        """Frames from `start`; a timecode before it is no film time (the sheet's fault)."""
+        frames = timecode_to_frames(timecode, self.rate) - self.start_frames
         if frames < 0:
-            raise ValueError(f"{at!r} is before the sheet's start "
+            raise ValueError(f"{timecode!r} is before the sheet's start "
                              f"{frames_to_timecode(self.start_frames, self.rate)}; fix: give a "
                              "later timecode, or an earlier start")
-        return float(frames * self.rate.frame_seconds)
+        return frames
 
     def frame(self, seconds: float) -> int:
         """The frame showing at film seconds (from `start`)."""
@@ -153,6 +169,5 @@ class FilmClock:
     def sample(self, at: str | float | int, sample_rate: int) -> int:
         """The sample of a timecode or film seconds, exact for timecodes."""
         if isinstance(at, str):
-            frames = timecode_to_frames(at, self.rate) - self.start_frames
-            return round(frames * self.rate.frame_seconds * sample_rate)
+            return round(self._frames(at) * self.rate.frame_seconds * sample_rate)
         return round(float(at) * sample_rate)

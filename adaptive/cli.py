@@ -154,9 +154,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                                    qos=args.mqtt_qos, ca_file=args.mqtt_ca)
     follow = None
     if args.follow:
-        if not args.follow.startswith("mpv:") or len(args.follow) <= 4:
-            print(f"adaptive: error: --follow {args.follow!r}: expected mpv:SOCKET (the path "
-                  "given to mpv's --input-ipc-server)", file=sys.stderr)
+        if args.follow != "osc" and (not args.follow.startswith("mpv:")
+                                     or len(args.follow) <= 4):
+            print(f"adaptive: error: --follow {args.follow!r}: expected osc (a player sending "
+                  "/transport over OSC or MQTT) or mpv:SOCKET (the path given to mpv's "
+                  "--input-ipc-server)", file=sys.stderr)
             return 2
         follow = args.follow
     if (args.follow or args.start_from) and not args.timeline:
@@ -256,8 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "(/transport/...), or runs the sheet freely until one does")
     serve.add_argument("--from", dest="start_from", metavar="TC", help="run the sheet from "
                        "this film time (HH:MM:SS:FF or seconds) until a player reports")
-    serve.add_argument("--follow", metavar="mpv:SOCKET", help="follow mpv through its JSON "
-                       "IPC socket (mpv --input-ipc-server=SOCKET) instead of running freely")
+    serve.add_argument("--follow", metavar="osc|mpv:SOCKET", help="wait for a film's player "
+                       "instead of running the sheet freely: osc (any player sending "
+                       "/transport over OSC or MQTT), or mpv through its JSON IPC socket "
+                       "(mpv --input-ipc-server=SOCKET)")
     serve.add_argument("--film-offset", type=float, default=0.0, metavar="MS",
                        help="shift film time by MS (the picture's and the sound's delays)")
     serve.add_argument("--on-loss", choices=["keep", "pause"], default="pause",

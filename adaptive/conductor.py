@@ -413,8 +413,11 @@ class Conductor:
             stop = run.stop
             if stop is not None and stop.at + stop.fade_out <= at:
                 continue
-            actions.append(StopVoice(at, section, slot, fade, "equal_power"))
-            reserved[(section, slot)] = at + fade + 1
+            # a voice written to start after `at` must be stopped after its start, or the
+            # graph starts it once the stop has passed, and it never ends
+            stop_at = max(at, run.start.at)
+            actions.append(StopVoice(stop_at, section, slot, fade, "equal_power"))
+            reserved[(section, slot)] = stop_at + fade + 1
         self._queue.clear()
         self._inputs.clear()
         return actions, reserved

@@ -74,12 +74,22 @@ class AudioClock:
             self.offset = float(statistics.median(self._offsets))
 
     def sample_at(self, wall: float) -> int:
-        offset = self.offset if self.offset is not None else self._wall()
-        return round((wall - offset) * self.sample_rate)
+        return round((wall - self._offset()) * self.sample_rate)
 
     def wall_at(self, sample: int) -> float:
-        offset = self.offset if self.offset is not None else self._wall()
-        return offset + sample / self.sample_rate
+        return self._offset() + sample / self.sample_rate
+
+    def _offset(self) -> float:
+        """The mapping, before the first `update` too: from the stamps taken so far, or
+        from the counter read now (a report arriving in the first second of a show is
+        placed where it sounds, not at sample 0)."""
+        if self.offset is not None:
+            return self.offset
+        if self._offsets:
+            return float(statistics.median(self._offsets))
+        if self.counter is not None:
+            return self._wall() - self.now() / self.sample_rate
+        return self._wall()
 
 
 class ManualClock:

@@ -147,6 +147,10 @@ class Controller:
         """The cue sheet and the chase of a film's player (`serve --timeline`)."""
         self.wall: Callable[[], float] = time.time
         """The wall clock the arrival of a player's report is read from."""
+        self.seek_margin = 0
+        self._placed = 0  # the sample of the last film relocation or halt
+        """Samples a seek's replay may take (measured by a dry run when a sheet attaches):
+        a relocation is placed this much further ahead, so it is written before it sounds."""
 
     @property
     def conductor(self) -> Conductor:
@@ -297,7 +301,7 @@ class Controller:
         self.film.report(self, command, arrival)
 
     def safety_samples(self) -> int:
-        return SAFETY_BLOCKS * self.block
+        return SAFETY_BLOCKS * self.block + self.seek_margin
 
     def next_bar(self, at: int) -> int:
         """The first downbeat of the bed at or after `at` (or `at` with no bed)."""
@@ -311,18 +315,34 @@ class Controller:
         (no player yet) rather than wait for a player's report."""
         with self._lock:
             self.film = follower
+            follower.warm_up(self)  # cold: imports and first-time costs
+            started = time.perf_counter()
+            follower.warm_up(self)
+            self.seek_margin = round((time.perf_counter() - started) * 2 * self.sample_rate)
+            log.info("film: a relocation replays the sheet in %.1f ms; placed %.1f ms ahead",
+                     (time.perf_counter() - started) * 1000,
+                     1000 * self.safety_samples() / self.sample_rate)
             if run_from is not None:
                 follower.run_free(self, run_from)
+            else:
+                self.halt_music(0.005, "waiting for the film's player")
 
     def seek_music(self, history: list[tuple[int, Command]], target: int, at: int,
                    fade: float, why: str = "history") -> None:
-        """`seek` for the film, under the lock already held."""
+        """`seek` for the film, under the lock already held. Never before the last
+        placement: what that wrote into the graph is ahead of it, and only a later write
+        at the same or a later sample overrides it."""
+        if at < self._placed:
+            target += self._placed - at
+            at = self._placed
+        self._placed = at
         self.driver.seek(self.score, history, target, at, fade, why=why)
         self._pump(self.now())
 
     def halt_music(self, fade: float, why: str) -> int:
         """Fade everything to silence and hold, under the lock already held."""
-        at = self.now() + self.safety_samples()
+        at = max(self.now() + self.safety_samples(), self._placed)
+        self._placed = at
         self.driver.halt(self.score, at, fade, why)
         self._pump(self.now())
         return at

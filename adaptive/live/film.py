@@ -23,6 +23,7 @@ from adaptive.chase import Chase, ChaseSettings, Decision, Halt, Relocate
 from adaptive.commands import Transport
 from adaptive.hits import CompiledSheet
 from adaptive.musical_time import first_sample
+from adaptive.runtime.state import replay
 from adaptive.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -82,6 +83,12 @@ class FilmFollower:
     def tick(self, controller: Controller, now: int, until: int) -> None:
         self._carry_out(controller, self.chase.tick(now))
         self._announce(controller, now, until)
+
+    def warm_up(self, controller: Controller) -> None:
+        """A dry replay of the whole sheet (no sound): the first relocation then runs warm,
+        and its duration says how far ahead a relocation must be placed."""
+        end = max((at for at, _ in self.sheet.history), default=0) + 1
+        replay(controller.score, self.sheet.history, end, self.rate).state(end - 1)
 
     def run_free(self, controller: Controller, film_seconds: float) -> None:
         at = controller.now() + controller.safety_samples()

@@ -4,6 +4,11 @@ Packets are parsed here with python-osc's packet parser, not its dispatcher: the
 dispatcher sleeps until a bundle's future timetag, which would stall every other input.
 A future timetag becomes the audio sample at which its commands apply. Replies go to the
 address and port the request came from, so senders that change port per message work.
+
+A player's transport report means "the film was here when this left": its arrival is read
+from the kernel's receive timestamp of the datagram (SO_TIMESTAMPNS), not from when this
+thread got to it, so a report that waited in the socket while the controller was busy (a
+seek's replay) is not taken for a jump.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from pythonosc.osc_bundle_builder import OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from adaptive.commands import Command
+from adaptive.commands import Command, Transport
 from adaptive.live.bus import Subscription
 from adaptive.live.controller import Event
 from adaptive.live.endpoint import Core, StartupError
@@ -38,6 +43,9 @@ MAX_SUBSCRIBERS = 64
 LATE_TOLERANCE = 0.001  # seconds: a timetag this close to now counts as "now"
 MAX_BATCH = 256  # datagrams read in one go under a flood
 IMMEDIATELY = 0.0  # the timetag of a lone message
+_SO_TIMESTAMPNS: int | None = getattr(socket, "SO_TIMESTAMPNS", 35 if hasattr(
+    socket, "SO_BINDTODEVICE") else None)  # Linux's value where Python lacks the name
+_ANCILLARY = socket.CMSG_SPACE(16) if hasattr(socket, "CMSG_SPACE") else 0
 
 _NUMBER_TAGS = {ord("f"): (">f", 4), ord("i"): (">i", 4), ord("d"): (">d", 8),
                 ord("h"): (">q", 8)}
@@ -120,6 +128,7 @@ class OscEndpoint:
         self.networks = [ipaddress.ip_network(net, strict=False) for net in config.allow]
         self.subscribers: dict[Address, float] = {}
         self._socket: socket.socket | None = None
+        self._stamped = False  # datagrams carry the kernel's receive time (see `_receive`)
         self._events: socket.socket | None = None
         self._core: Core | None = None
         self._thread: threading.Thread | None = None
@@ -149,6 +158,11 @@ class OscEndpoint:
                 if error.errno == errno.EADDRINUSE else ""
             raise StartupError(f"cannot listen for OSC on udp://{self.config.host}:"
                                f"{self.config.port}: {why}{hint}") from None
+        self._stamped = False
+        if _SO_TIMESTAMPNS is not None and _ANCILLARY:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                self._stamped = True
         self._socket = sock
         self._events = socket.socket(family, socket.SOCK_DGRAM)
 
@@ -166,12 +180,12 @@ class OscEndpoint:
         assert self._socket is not None
         while not self.stopping.is_set():
             try:
-                batch = [self._socket.recvfrom(65536)]
+                batch = [self._receive(0)]
                 # what else is already waiting is read now, without blocking: a flood is
                 # handled a batch at a time (see `coalesce`)
                 while len(batch) < MAX_BATCH:
                     try:
-                        batch.append(self._socket.recvfrom(65536, socket.MSG_DONTWAIT))
+                        batch.append(self._receive(socket.MSG_DONTWAIT))
                     except BlockingIOError:
                         break
             except OSError as error:
@@ -181,7 +195,21 @@ class OscEndpoint:
                 continue
             if self.stopping.is_set():
                 return
-            self.datagrams_received([(data, addr[:2]) for data, addr in batch])
+            self.datagrams_received([(data, addr[:2]) for data, addr, _ in batch],
+                                    [stamp for _, _, stamp in batch])
+
+    def _receive(self, flags: int) -> tuple[bytes, Any, float]:
+        """A datagram, its sender and the wall time it reached the machine."""
+        assert self._socket is not None
+        if not self._stamped:
+            data, addr = self._socket.recvfrom(65536, flags)
+            return data, addr, time.time()
+        data, ancillary, _, addr = self._socket.recvmsg(65536, _ANCILLARY, flags)
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(payload) >= 16:
+                seconds, nanoseconds = struct.unpack("qq", payload[:16])
+                return data, addr, seconds + nanoseconds * 1e-9
+        return data, addr, time.time()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -207,12 +235,15 @@ class OscEndpoint:
             host = "::1" if ":" in host else "127.0.0.1"
         return host, port
 
-    def datagrams_received(self, batch: list[tuple[bytes, Address]]) -> None:
-        """Parse a batch of datagrams in arrival order, then apply its commands."""
+    def datagrams_received(self, batch: list[tuple[bytes, Address]],
+                           arrivals: list[float] | None = None) -> None:
+        """Parse a batch of datagrams in arrival order, then apply its commands;
+        `arrivals`: the wall time each reached the machine (default: now)."""
         stats = self.core.stats
         commands: list[Timed] = []
         now = time.time()
-        for data, addr in batch:
+        for index, (data, addr) in enumerate(batch):
+            arrival = arrivals[index] if arrivals is not None else now
             if self.networks and not self._allowed(addr[0]):
                 stats.count("osc_refused_source", f"packet from {addr[0]} outside --osc-allow")
                 continue
@@ -236,6 +267,8 @@ class OscEndpoint:
                         at = None
                         if timetag > now + LATE_TOLERANCE:
                             at = self.core.sample_at(timetag)
+                        elif isinstance(command, Transport):
+                            at = self.core.sample_at(arrival)  # when the film was there
                         commands.append((command, at))
                 except InputRejected as error:
                     stats.count(error.kind, f"OSC {error}")

@@ -52,7 +52,7 @@ class ServeConfig:
     name: str = "adaptive"
     timeline: Path | None = None  # a cue sheet: the film follower's (see `live.film`)
     start_from: str | None = None  # film seconds or timecode the sheet runs from freely
-    follow: str | None = None  # mpv:SOCKET — wait for that player instead
+    follow: str | None = None  # osc | mpv:SOCKET — wait for that player instead
     chase: ChaseSettings | None = None  # None: the sheet's fps and the defaults
     warning: float = 3.0  # seconds of /event/warning before each hit
 
@@ -151,6 +151,10 @@ def endpoints_for(config: ServeConfig, score: Score) -> list[Endpoint]:
                                           config.chase, config.start_from,
                                           follow=config.follow is not None,
                                           warning=config.warning))
+    if config.follow is not None and config.follow.startswith("mpv:"):
+        from adaptive.live.mpv import MpvFollower
+
+        endpoints.append(MpvFollower(config.follow.removeprefix("mpv:")))
     if config.osc is not None:
         endpoints.append(OscEndpoint(config.osc))
     if config.mqtt is not None:

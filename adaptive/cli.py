@@ -110,9 +110,81 @@ def _render(score_path: Path, timeline_path: Path, output: Path, plot: Path | No
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    return _render(Path(args.score), Path(args.timeline), Path(args.output),
-                   Path(args.plot) if args.plot else None, args.seed, SUBTYPES[args.format],
-                   args.duration)
+    """`render`: a sheet's film time (hits compiled) `--from` a time `--to` another, into an
+    audio file or, with --video, a preview of the film with the music in it. A later
+    --from starts as a player's seek there would (`Driver.seek`: the state the sheet
+    implies, entered with the chase fade), so the file's sample 0 is film time --from."""
+    import tempfile
+
+    from adaptive.hits import compile_sheet
+    from adaptive.preview import PREVIEW_SUFFIXES, mux, read_video
+    from adaptive.render import Progress, RangeError, film_span, render_to_file
+    from adaptive.score.load import load_score
+    from adaptive.timeline import load_timeline, require_valid
+
+    def usage(message: str) -> int:
+        print(f"adaptive: error: {message}", file=sys.stderr)
+        return 2
+
+    output = Path(args.output)
+    is_video = output.suffix.lower() in PREVIEW_SUFFIXES
+    if is_video and not args.video:
+        return usage(f"-o {output}: a video file is a preview, which needs the film; fix: "
+                     "add --video FILM, or write the music alone with -o music.wav")
+    if args.video and not is_video:
+        return usage(f"--video: the preview goes to -o, a video file (not {output}); fix: "
+                     "-o preview.mp4 (AAC audio) or .mov/.mkv (PCM audio)")
+    if args.music and not args.video:
+        return usage("--music keeps the music of a preview; fix: add --video FILM and "
+                     "-o preview.mp4, or write the music with -o music.wav")
+    if args.chase_fade < 0:
+        return usage(f"--chase-fade {args.chase_fade:g}: must be milliseconds >= 0")
+    loaded = load_score(args.score)
+    rate = loaded.sample_rate
+    timeline = load_timeline(args.timeline)
+    require_valid(timeline, loaded.score, args.timeline)  # before minutes of rendering
+    try:
+        span = film_span(timeline, rate, args.start_from, args.to, args.duration)
+    except RangeError as error:
+        return usage(str(error))
+    film = read_video(Path(args.video)) if args.video else None  # a bad film fails now
+    sheet = compile_sheet(loaded.score, timeline, rate)
+    for outcome in sheet.missed():
+        off = outcome.error_ms(rate)
+        log.warning("hit %r cannot be met%s: %s", outcome.label,
+                    "" if off is None else f" (off by {off:+.1f} ms)", outcome.note)
+    with tempfile.TemporaryDirectory(prefix="adaptive-") as scratch:
+        music = Path(args.music) if args.music else \
+            Path(scratch) / "music.wav" if film is not None else output
+        result = render_to_file(loaded, sheet.history, span.frames, music,
+                                subtype=SUBTYPES[args.format], seed=args.seed,
+                                progress=Progress(span.frames / rate),
+                                keep_audio=args.plot is not None, seeks=span.seeks,
+                                seek_fade=args.chase_fade / 1000.0)
+        for at, command, message in result.rejected:
+            log.warning("cue at %s (%s) ignored: %s", timeline.timecode(at / rate), command.cmd,
+                        message)
+        first, last = timeline.timecode(span.start / rate), timeline.timecode(span.end / rate)
+        if film is None or args.music:
+            print(f"wrote {music} ({first} to {last}, {span.frames / rate:.1f} s at {rate} Hz, "
+                  f"{result.speed:.1f}x real time)")
+        if film is not None:
+            cut = args.to is not None or args.duration is not None
+            muxed = mux(film.path, music, output, start=span.start / rate,
+                        end=span.end / rate if cut else None, video=film)
+            print(f"wrote {output} (the picture of {film.path} copied from "
+                  f"{timeline.timecode(muxed.video_from)}, the music from {first} to {last})")
+    if args.plot is not None:
+        from adaptive.plot import FilmAxis, plot_render
+        from adaptive.trace import build_trace, stinger_frames
+
+        seconds = span.frames / rate
+        trace = build_trace(loaded.score, result.actions, rate, seconds,
+                            stinger_frames=stinger_frames(loaded))
+        plot_render(trace, result.audio, rate, Path(args.plot), loaded.score.score.name,
+                    film=FilmAxis.of_sheet(timeline, sheet, rate, span.start / rate))
+        print(f"wrote {args.plot}")
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -207,12 +279,36 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--format", choices=sorted(SUBTYPES), default="24",
                          help="sample format of the output file")
 
-    render = commands.add_parser("render", help="render a score driven by a timeline")
+    render = commands.add_parser(
+        "render", help="render a score driven by a timeline or a film's cue sheet",
+        description="Render a score driven by a timeline or cue sheet (hits met), in film "
+        "time: from --from to --to into an audio file, or with --video into a preview of "
+        "the film: its picture copied unchanged (from the keyframe at or before --from), "
+        "with the music aligned so that the sheet's start timecode is the video's first "
+        "frame. Audio in the preview: AAC 320 kb/s in .mp4/.m4v, 24-bit PCM in .mov/.mkv. "
+        "Needs ffmpeg (Debian package ffmpeg).")
     render.add_argument("score")
-    render.add_argument("--timeline", required=True, help="TOML file of timed commands")
-    render.add_argument("-o", "--output", required=True, help="audio file to write (.wav)")
-    render.add_argument("--plot", help="PNG picture of parameters, sections and layer gains")
-    render.add_argument("--duration", type=float, help="seconds (default: the timeline's)")
+    render.add_argument("--timeline", required=True, metavar="SHEET",
+                        help="TOML file of timed commands (seconds or film timecode)")
+    render.add_argument("-o", "--output", required=True, metavar="OUT",
+                        help="audio file to write (.wav), or with --video the preview "
+                        "(.mp4, .mov, .mkv)")
+    render.add_argument("--from", dest="start_from", metavar="TC",
+                        help="start at this film time (HH:MM:SS:FF of the sheet, or film "
+                        "seconds): the music as a player's seek there would make it, faded "
+                        "in over --chase-fade; the output's first sample is this film time")
+    render.add_argument("--to", metavar="TC", help="end at this film time (HH:MM:SS:FF or "
+                        "film seconds; default: the sheet's duration)")
+    render.add_argument("--duration", type=float, help="seconds to render from --from "
+                        "(instead of --to; default: to the sheet's end)")
+    render.add_argument("--chase-fade", type=float, default=20.0, metavar="MS",
+                        help="fade-in of a render --from a later film time (default 20)")
+    render.add_argument("--video", metavar="FILM", help="the film: write -o as a preview, "
+                        "its video stream copied (not re-encoded) with the music muxed in")
+    render.add_argument("--music", metavar="WAV", help="with --video: also keep the music "
+                        "as this audio file (default: a temporary file)")
+    render.add_argument("--plot", help="PNG picture of parameters, sections and layer gains "
+                        "(with a film sheet: a timecode axis, cue labels and hits)")
     audio_options(render)
     render.set_defaults(func=_cmd_render)
 

@@ -5,6 +5,11 @@ the emotion parameters as the graph smoothed them; a timeline strip of sections 
 hatched), rests and stingers; every layer's gain in dB, coloured by its section and labelled
 on its line; and the stereo mix as a waveform coloured by the section playing.
 
+With a film's cue sheet (`FilmAxis`), the time axis is the film's: ticks labelled in the
+sheet's timecode (HH:MM:SS:FF, at whole timecode seconds or frames), the labelled cues as
+vertical lines named at the top, and each hit as a line with its label and its error in ms,
+so a composer checks sync against the picture's numbers, not the render's seconds.
+
 matplotlib is imported inside `plot_render` (Agg, no display), never when the package loads.
 """
 
@@ -12,13 +17,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from adaptive.filmtime import FilmClock, frames_to_timecode, timecode_to_frames
 from adaptive.trace import Span, Trace
+
+if TYPE_CHECKING:
+    from adaptive.hits import CompiledSheet
+    from adaptive.timeline import Timeline
 
 Array = npt.NDArray[np.float64]
 Colour = tuple[float, float, float]
@@ -38,6 +49,78 @@ MUTED = "#6b6b6b"
 REST_GREY = "#9a9a9a"
 STINGER = "#8b1e3f"
 NEUTRAL_WAVE = "#7f8c8d"
+CUE_INK = "#3d405b"
+HIT_MET = "#1b7f3b"
+HIT_MISSED = "#d62728"
+MAX_TIME_TICKS = 12
+
+
+@dataclass(frozen=True)
+class FilmAxis:
+    """What a film's cue sheet adds to the picture of a render that starts at film time
+    `offset` (a render --from): the timecode of the axis, the cues' labels, the hits."""
+
+    offset: float  # film seconds at the plot's time 0
+    clock: FilmClock | None  # None: film seconds on the axis (a sheet without fps)
+    cues: tuple[tuple[float, str], ...] = ()  # (film seconds, label)
+    hits: tuple[tuple[float, str, float | None, bool], ...] = ()  # film s, label, ms, met
+
+    @classmethod
+    def of_sheet(cls, timeline: Timeline, sheet: CompiledSheet, sample_rate: int,
+                 offset: float = 0.0) -> FilmAxis | None:
+        """None for a plain timeline (no fps, labels, hits or offset): the plot as before."""
+        cues = tuple((cue.at, cue.label) for cue in timeline.cues if cue.label)
+        hits = tuple((outcome.at / sample_rate, outcome.label, outcome.error_ms(sample_rate),
+                      outcome.met) for outcome in sheet.hits)
+        if timeline.clock is None and not cues and not hits and offset == 0:
+            return None
+        return cls(offset, timeline.clock, cues, hits)
+
+    def label(self, x: float) -> str:
+        """The film time at x seconds of the plot, as the sheet writes it."""
+        film = self.offset + x
+        if self.clock is None:
+            return f"{film:g}"
+        return self.clock.timecode(max(0.0, film) + 1e-9)
+
+    def ticks(self, end: float) -> list[float]:
+        """Plot positions of round timecodes (whole seconds, or frames when short) in
+        [0, end]: a frame's time is frames / fps, so 29.97 ticks sit 1.001 s apart."""
+        if self.clock is None:
+            return []
+        rate = self.clock.rate
+        fps = float(rate.fps)
+        nominal = rate.nominal
+        first = self.clock.start_frames + max(0, self.clock.frame(self.offset))
+        last = self.clock.start_frames + self.clock.frame(self.offset + end)
+        low = _label_index(frames_to_timecode(first, rate), nominal)
+        high = _label_index(frames_to_timecode(last, rate), nominal)
+        seconds = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200]
+        # frames that divide a second (so every second is a tick), then whole seconds
+        steps = [d for d in range(1, nominal) if nominal % d == 0] + [n * nominal for n in seconds]
+        step = next((s for s in steps if (high - low) / s <= MAX_TIME_TICKS), steps[-1])
+        ticks = []
+        for index in range(-(-low // step) * step, high + 1, step):
+            text = _label_text(index, nominal, ";" if rate.drop_frame else ":")
+            try:
+                frames = timecode_to_frames(text, rate)
+            except ValueError:
+                continue  # a label drop-frame skips
+            x = (frames - self.clock.start_frames) / fps - self.offset
+            if -1e-9 <= x <= end + 1e-9:
+                ticks.append(x)
+        return ticks
+
+
+def _label_index(timecode: str, nominal: int) -> int:
+    """A timecode as a count of labels (nominal frames per second, no drops)."""
+    h, m, s, f = (int(part) for part in timecode.replace(";", ":").split(":"))
+    return ((h * 60 + m) * 60 + s) * nominal + f
+
+
+def _label_text(index: int, nominal: int, separator: str) -> str:
+    seconds, f = divmod(index, nominal)
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}{separator}{f:02d}"
 
 
 def _blend(colour: Colour, amount: float) -> Colour:
@@ -411,9 +494,39 @@ def _draw_waveform(ax: Any, trace: Trace, audio: npt.NDArray[np.floating[Any]] |
                   "alpha": 0.8})
 
 
+def _draw_film(axes: list[Any], film: FilmAxis, end: float) -> None:
+    """The sheet's cues (named at the top) and hits (label and error at the bottom)."""
+    params_ax, wave_ax = axes[0], axes[-1]
+    bbox = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none",
+            "alpha": 0.85}
+    for at, label in film.cues:
+        x = at - film.offset
+        if not 0.0 <= x <= end:
+            continue
+        for ax in axes:
+            ax.axvline(x, color=CUE_INK, linewidth=0.9, alpha=0.6, linestyle=(0, (1, 2)),
+                       zorder=6)
+        params_ax.text(x, 0.98, f" {label}", transform=params_ax.get_xaxis_transform(),
+                       ha="left", va="top", fontsize=8, fontweight="bold", color=CUE_INK,
+                       zorder=7, bbox=bbox)
+    for at, label, error, met in film.hits:
+        x = at - film.offset
+        if not 0.0 <= x <= end:
+            continue
+        colour = HIT_MET if met else HIT_MISSED
+        for ax in axes:
+            ax.axvline(x, color=colour, linewidth=1.3, alpha=0.8, zorder=6)
+        note = "not met" if error is None else f"{error:+.2f} ms".replace("-", "−")
+        wave_ax.text(x, 0.03, f" {label}  {note}", transform=wave_ax.get_xaxis_transform(),
+                     ha="left", va="bottom", fontsize=8, fontweight="bold", color=colour,
+                     zorder=7, bbox=bbox)
+
+
 def plot_render(trace: Trace, audio: npt.NDArray[np.floating[Any]] | None, sample_rate: int,
-                path: Path, title: str = "") -> None:
-    """Save a PNG (14 × 9 in at 110 dpi) of what a render did, on one time axis."""
+                path: Path, title: str = "", film: FilmAxis | None = None) -> Any:
+    """Save a PNG (14 × 9 in at 110 dpi) of what a render did, on one time axis; returns
+    the matplotlib Figure (for a caller or test to read its ticks). With `film`, the axis
+    is the film's: timecode ticks, the sheet's cue labels and hits with their errors."""
     import sys
 
     import matplotlib
@@ -422,7 +535,7 @@ def plot_render(trace: Trace, audio: npt.NDArray[np.floating[Any]] | None, sampl
         matplotlib.use("Agg")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
 
     colours = _section_colours(trace)
     end = float(trace.times[-1]) if len(trace.times) else 0.0
@@ -458,17 +571,24 @@ def plot_render(trace: Trace, audio: npt.NDArray[np.floating[Any]] | None, sampl
                               for i in range(1, 4)]
         _, story_ax, gains_ax, wave_ax = axes
         params_ax.set_xlim(0.0, end)
-        locator = MaxNLocator(nbins=14, steps=[1, 2, 2.5, 5, 10])
+        locator: Any = MaxNLocator(nbins=14, steps=[1, 2, 2.5, 5, 10])
+        timecode = film is not None and film.clock is not None
+        if film is not None and film.clock is not None:
+            locator = FixedLocator(film.ticks(end))
         renderer = canvas.get_renderer()  # type: ignore[no-untyped-call]
 
         for ax in axes:
             ax.xaxis.set_major_locator(locator)
+            if film is not None:
+                ax.xaxis.set_major_formatter(FuncFormatter(
+                    lambda x, _pos, film=film: film.label(float(x))))
             ax.tick_params(which="both", length=0)
             ax.tick_params(axis="x", which="major", pad=4)
             ax.grid(which="major", axis="x" if ax is story_ax else "both", color="#dcdcdc",
                     linewidth=0.8, zorder=0)
             ax.grid(which="minor", axis="y", color="#efefef", linewidth=0.6, zorder=0)
-            _minor_grid(ax, locator.tick_values(0.0, end), end)
+            if not timecode:  # timecode ticks are not evenly spaced in drop-frame
+                _minor_grid(ax, locator.tick_values(0.0, end), end)
             ax.set_axisbelow(True)
             for rest in trace.rests:
                 if ax is not story_ax:
@@ -489,7 +609,11 @@ def plot_render(trace: Trace, audio: npt.NDArray[np.floating[Any]] | None, sampl
         _draw_layers(gains_ax, renderer, trace, colours)
         columns = int(wave_ax.get_window_extent(renderer).width)
         _draw_waveform(wave_ax, trace, audio, sample_rate, colours, columns)
-        wave_ax.set_xlabel("time (s)")
+        if film is not None:
+            _draw_film(axes, film, end)
+        wave_ax.set_xlabel("time (s)" if film is None else
+                           f"timecode ({film.clock.rate} fps)" if film.clock is not None
+                           else "film time (s)")
         params_ax.set_xlim(0.0, end)
 
         layers = sum(1 for g in trace.layer_gains.values() if np.any(g > 1e-3))
@@ -500,8 +624,14 @@ def plot_render(trace: Trace, audio: npt.NDArray[np.floating[Any]] | None, sampl
         if trace.stingers:
             facts.append(f"{len(trace.stingers)} stinger"
                          + ("s" if len(trace.stingers) > 1 else ""))
+        if film is not None and film.hits:
+            met = sum(1 for *_, hit_met in film.hits if hit_met)
+            facts.append(f"{met}/{len(film.hits)} hits met")
+        if film is not None and film.clock is not None:
+            facts.insert(0, f"{film.label(0.0)} – {film.label(end)}")
         figure.text(0.062, 0.962, title or "adaptive render", fontsize=15, fontweight="bold",
                     color=INK, ha="left", va="baseline")
         figure.text(0.062, 0.937, "  ·  ".join(facts), fontsize=9.5, color=MUTED, ha="left",
                     va="baseline")
         figure.savefig(path, dpi=DPI, format="png")
+    return figure

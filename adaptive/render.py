@@ -10,6 +10,7 @@ in fixed chunks recorded inside the graph, so an hour-long render needs little m
 from __future__ import annotations
 
 import gc
+import math
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -26,8 +27,10 @@ from adaptive.actions import Action
 from adaptive.commands import Command
 from adaptive.conductor import Conductor
 from adaptive.engine.engine import Engine, import_pyo
-from adaptive.runtime.driver import Driver
+from adaptive.errors import AdaptiveError
+from adaptive.runtime.driver import SEEK_FADE_SECONDS, Driver
 from adaptive.score.load import LoadedScore
+from adaptive.timeline import Timeline
 
 BLOCK = 256
 LOOKAHEAD_BLOCKS = 2
@@ -138,11 +141,13 @@ Seek = tuple[int, int]
 def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int, *,
            sink: ChunkSink | None = None, keep_audio: bool = True, seed: int = 1,
            progress: Progress | None = None, block: int = BLOCK,
-           seeks: list[Seek] | None = None) -> RenderResult:
+           seeks: list[Seek] | None = None, seek_fade: float = SEEK_FADE_SECONDS
+           ) -> RenderResult:
     """Render `frames` samples of the score driven by (sample, command) pairs.
 
     `seeks` jump within the commands' history as a film's transport would: at each
-    performance sample, the music becomes what the history implies at the target sample.
+    performance sample, the music becomes what the history implies at the target sample,
+    cross-fading over `seek_fade` seconds.
     """
     rate = loaded.sample_rate
     pyo = import_pyo()
@@ -181,7 +186,7 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
         while block_start < frames:
             while pending_seeks and pending_seeks[0][0] < block_start + 2 * block:
                 at, target = pending_seeks.pop(0)
-                driver.seek(loaded.score, commands, target, max(at, block_start))
+                driver.seek(loaded.score, commands, target, max(at, block_start), seek_fade)
             driver.pump(block_start)
             engine.housekeeping(block_start)
             server.process()
@@ -205,11 +210,86 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
 
 def render_to_file(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int,
                    path: Path, *, subtype: str = "PCM_24", seed: int = 1,
-                   progress: Progress | None = None, keep_audio: bool = False) -> RenderResult:
+                   progress: Progress | None = None, keep_audio: bool = False,
+                   seeks: list[Seek] | None = None, seek_fade: float = SEEK_FADE_SECONDS
+                   ) -> RenderResult:
     """Render straight into an audio file (format from the suffix), chunk by chunk."""
     import soundfile
 
     with soundfile.SoundFile(str(path), "w", samplerate=loaded.sample_rate, channels=2,
                              subtype=subtype) as out:
         return render(loaded, commands, frames, sink=out.write, keep_audio=keep_audio,
-                      seed=seed, progress=progress)
+                      seed=seed, progress=progress, seeks=seeks, seek_fade=seek_fade)
+
+
+# ------------------------------------------------------------------ film time
+
+class RangeError(AdaptiveError):
+    """A `--from`/`--to`/`--duration` the sheet cannot honour; the message names the flag
+    and the fix (the command line exits 2: a usage error, not a fault of the score)."""
+
+
+@dataclass(frozen=True)
+class FilmSpan:
+    """The stretch of film a render covers, in film samples (0 = the sheet's start):
+    the output's sample 0 is film sample `start`, and it ends before `end`."""
+
+    start: int
+    end: int
+
+    @property
+    def frames(self) -> int:
+        return self.end - self.start
+
+    @property
+    def seeks(self) -> list[Seek]:
+        """From a later film time, the render begins as a player's seek would: the
+        state the sheet implies there, entered with the chase's fade."""
+        return [(0, self.start)] if self.start > 0 else []
+
+
+def film_sample(timeline: Timeline, text: str, sample_rate: int, flag: str) -> int:
+    """Film sample of a command line's film time: a timecode of the sheet (exact), or
+    film seconds. Raises RangeError naming `flag` and the fix."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        if timeline.clock is None:
+            raise RangeError(f"{flag} {text!r}: a timecode needs the sheet's frame rate; fix: "
+                             "add fps = \"24\" (or the film's rate) to the sheet, or give film "
+                             "seconds") from None
+        try:
+            return timeline.clock.sample(text, sample_rate)
+        except ValueError as error:
+            raise RangeError(f"{flag} {text!r}: {error}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise RangeError(f"{flag} {text!r}: film seconds must be >= 0 (0 is the sheet's start "
+                         f"{timeline.timecode(0.0)}); fix: give a later time")
+    return round(seconds * sample_rate)
+
+
+def film_span(timeline: Timeline, sample_rate: int, start: str | None = None,
+              end: str | None = None, duration: float | None = None) -> FilmSpan:
+    """The film a render covers: `--from` (default the sheet's start) to `--to`, or
+    `--duration` seconds on from `--from`, or the sheet's end."""
+    first = 0 if start is None else film_sample(timeline, start, sample_rate, "--from")
+    if end is not None and duration is not None:
+        raise RangeError("--to and --duration both say where the render ends; fix: give one")
+    if duration is not None and not duration > 0:
+        raise RangeError(f"--duration {duration:g}: must be seconds > 0; fix: give e.g. "
+                         "--duration 30")
+    if end is not None:
+        last = film_sample(timeline, end, sample_rate, "--to")
+        if last <= first:
+            raise RangeError(f"--to {end!r} ({timeline.timecode(last / sample_rate)}) is not "
+                             f"after --from {start!r} ({timeline.timecode(first / sample_rate)});"
+                             " fix: give a --to later than --from")
+    elif duration is not None:
+        last = first + round(duration * sample_rate)
+    else:
+        last = round(timeline.duration * sample_rate)
+        if last <= first:
+            raise RangeError(f"--from {start!r} is at or after the sheet's end "
+                             f"({timeline.timecode(timeline.duration)}); fix: give an earlier "
+                             "--from, or say how long to render with --to or --duration")
+    return FilmSpan(first, last)

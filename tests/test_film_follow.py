@@ -154,3 +154,34 @@ def test_a_transport_report_without_a_sheet_is_counted_not_fatal() -> None:
     control = Controller(score, RecordingEngine(), RATE, BLOCK, clock=clock)  # type: ignore[arg-type]
     control.submit(Transport(time=1.0, state="play"))
     assert control.stats.snapshot().get("no_sheet") == 1
+
+
+def test_a_rehearsal_runs_the_sheet_from_a_film_time_until_a_player_reports() -> None:
+    """`serve --timeline SHEET --from 01:00:12:00` without a player: b (cued at 10 s) at
+    its position 2 s in, the cues after it on their film samples; a report takes over."""
+    score = Score.model_validate(tomllib.loads(STEM_SCORE))
+    engine = RecordingEngine()
+    clock = ManualClock(RATE, BLOCK)
+    control = Controller(score, engine, RATE, BLOCK, clock=clock)  # type: ignore[arg-type]
+    control.wall = lambda: clock.wall_at(clock.now())
+    timeline = parse_timeline(tomllib.loads(SHEET), "sheet.toml")
+    follower = FilmFollower(timeline, compile_sheet(score, timeline, RATE),
+                            ChaseSettings(fps=24.0), RATE)
+    events: list[Event] = []
+    control.bus.publish = events.append  # type: ignore[method-assign]
+    started = clock.now()
+    control.attach_film(follower, timeline.clock.seconds("01:00:12:00"))  # type: ignore[union-attr]
+    run(control, clock, 9.0)
+    (entry,) = [a for a in engine.applied if isinstance(a, StartVoice)]
+    assert entry.section == "b" and entry.at - started <= RATE / 24
+    # the rehearsal's film time starts on the entry sample: b is 2 s in there, exactly
+    assert entry.at - entry.origin == 2 * RATE
+    status = control.status()["film"]
+    assert status["state"] == "free"
+    assert status["timecode"].startswith("01:00:20:") or status["timecode"].startswith("01:00:21")
+    hit = [e for e in events if e.kind == "hit"]
+    offset = entry.at - 12 * RATE
+    assert hit and abs(hit[0].sample - (offset + 20.0 * RATE)) <= 1  # 8 s after the start
+    play_from(control, clock, 3.0, 0.5)  # a player reports: it takes over
+    assert control.status()["film"]["state"] in ("waiting", "locked")
+    assert [a for a in engine.applied if isinstance(a, StartVoice)][-1].section == "a"

@@ -162,3 +162,25 @@ def test_no_jack_server_is_one_line_with_what_to_do() -> None:
     assert len(lines) == 1, lines
     assert lines[0].startswith("error: no JACK server is running named 'absent-")
     assert "jackd -d dummy" in lines[0] and "--audio none" in lines[0]
+
+
+def test_a_rehearsal_from_a_timecode_without_a_player(stem_score: Path, tmp_path: Path) -> None:
+    sheet = tmp_path / "sheet.toml"
+    sheet.write_text('fps = "24"\nstart = "01:00:00:00"\n[[cue]]\nat = "01:00:10:00"\n'
+                     'label = "1M2"\ncmd = "section"\nname = "b"\n')
+    with serve_with(stem_score, "--audio", "none", "--timeline", str(sheet),
+                    "--from", "01:00:12:00") as served:
+        film = status(served.osc_port)["film"]
+        assert isinstance(film, dict)
+        assert film["state"] == "free" and film["cue"] == "1M2", film
+        assert "01:00:12:00" <= str(film["timecode"]) < "01:00:14:00", film
+        assert status(served.osc_port)["section"] == "b"
+        served.wait_log("running from 01:00:12:00")
+        assert served.stop() == 0
+    done = subprocess.run([sys.executable, "-m", "adaptive.cli", "serve", str(stem_score),
+                           "--audio", "none", "--osc", f"127.0.0.1:{free_port()}",
+                           "--timeline", str(sheet), "--from", "01:00:12:40"],
+                          capture_output=True, text=True, timeout=60, env=ENV, check=False)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "--from" in lines[-1] and "fix:" in lines[-1], done.stderr

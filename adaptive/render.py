@@ -41,6 +41,17 @@ Audio = npt.NDArray[np.float32]
 ChunkSink = Callable[[Audio], None]
 
 
+@dataclass(frozen=True)
+class StreamStats:
+    """What streaming stems cost a render (see `engine.stream`)."""
+
+    streamed_stems: int
+    head_bytes: int  # resident heads
+    rings: int  # ring tables allocated: the most streamed layers playing at once, pooled
+    ring_bytes: int
+    underruns: int
+
+
 @dataclass
 class RenderResult:
     sample_rate: int
@@ -49,6 +60,7 @@ class RenderResult:
     rejected: list[tuple[int, Command, str]]
     seconds: float  # wall time of the render loop
     audio: Audio | None = None
+    streams: StreamStats | None = None
 
     @property
     def speed(self) -> float:
@@ -189,6 +201,7 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
                 driver.seek(loaded.score, commands, target, max(at, block_start), seek_fade)
             driver.pump(block_start)
             engine.housekeeping(block_start)
+            engine.streamer.fill(block_start)  # the disk side, in step: deterministic
             server.process()
             block_start += block
             chunk = capture.after_block()
@@ -198,6 +211,10 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
             emit(capture.take())
         seconds = time.perf_counter() - started
         rejected = driver.conductor.rejected
+        streamer = engine.streamer
+        streams = StreamStats(len(streamer.heads.paths()), streamer.heads.resident_bytes(),
+                              streamer.pool.allocated, streamer.pool.bytes, streamer.underruns)
+        del streamer
         # free every audio object while its server is alive: pyo crashes when objects of
         # a shut-down server are collected after a new server has booted
         del engine, capture, driver
@@ -205,7 +222,7 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
     if progress is not None:
         progress.finish()
     audio = np.concatenate(chunks) if keep_audio and chunks else None
-    return RenderResult(rate, frames, actions, rejected, seconds, audio)
+    return RenderResult(rate, frames, actions, rejected, seconds, audio, streams)
 
 
 def render_to_file(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int,

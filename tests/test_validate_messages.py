@@ -73,7 +73,8 @@ stem = "s.wav"
 zzz = 1
 """)
     assert "score.sample_rat: unknown field (got 44100); fix: did you mean 'sample_rate'? " \
-        "(fields here: initial_section, initial_state, master_gain, name, sample_rate)" in \
+        "(fields here: initial_section, initial_state, master_gain, name, sample_rate, " \
+        "stream_longer_than)" in \
         problems
     by_field = {problem.split(":")[0]: problem for problem in problems}
     assert "fix: did you mean 'tempo'?" in by_field["sections.a.tempi"]

@@ -27,6 +27,7 @@ from adaptive.actions import (
 from adaptive.engine.capture import captured_objects
 from adaptive.engine.graph import FadeShapes, ParameterBus, SampleCounter, ScheduledValue
 from adaptive.engine.master import MasterBus
+from adaptive.engine.stream import Streamer
 from adaptive.engine.voice import StemTables, StingerSlot, VoiceSlot
 from adaptive.score.load import LoadedScore
 from adaptive.slots import SLOTS_PER_SECTION, STINGER_SLOTS
@@ -65,6 +66,7 @@ class Engine:
         self.bus = ParameterBus(pyo, self.counter, score.parameters,
                                 score.initial_parameters())
         self.stems = StemTables(pyo)
+        self.streamer = Streamer(pyo, self.counter, loaded.sample_rate)
         self.voices: dict[tuple[str, int], VoiceSlot] = {}
         # performer overrides: one smoothed multiplier per (section, layer), shared by its
         # voice slots, built when a performer first touches the layer
@@ -73,7 +75,8 @@ class Engine:
         for name, section in score.sections.items():
             for slot in range(SLOTS_PER_SECTION):
                 self.voices[(name, slot)] = VoiceSlot(pyo, loaded, name, section, self.counter,
-                                                      self.shapes, self.bus, self.stems, seed)
+                                                      self.shapes, self.bus, self.stems, seed,
+                                                      self.streamer, slot)
         first_tempo = score.sections[score.initial_section_name()].tempo
         self.stingers: dict[tuple[str, int], StingerSlot] = {}
         for name, spec in score.stingers.items():
@@ -145,6 +148,7 @@ class Engine:
     def silence_all(self) -> None:
         """Stop every object of this graph (the shared counter excepted): it costs nothing
         from now on and can be dropped."""
+        self.streamer.stop()
         for obj in [*self._objects, *self.bus.objects]:
             obj.stop()
 
@@ -155,6 +159,8 @@ class Engine:
             activity = slot.activity
             if activity.active and now >= activity.deactivate_at:
                 activity.deactivate()
+                if isinstance(slot, VoiceSlot) and slot.streamed is not None:
+                    slot.streamed.release()
 
 
 _APPLY: dict[type, Callable[[Engine, Any], None]] = {

@@ -31,16 +31,27 @@ class RestGate:
     def __init__(self, pyo: ModuleType, counter: SampleCounter, shapes: FadeShapes) -> None:
         self.release = Ramp(pyo, counter)
         self.reentry = Ramp(pyo, counter)
+        self._reentry_at: int | None = None  # the planned re-entry after the last rest
         progress = (1.0 - self.release.signal) + self.release.signal * self.reentry.signal
         self.signal: PyoObject = pyo.Pointer(shapes.tables["s_curve"],
                                              pointer_index(pyo, progress, SHAPE_POINTS))
 
     def rest(self, at: int, release: int) -> None:
         self.reentry.reset()
+        self._reentry_at = None
         self.release.set(at, release)
 
     def resume(self, at: int, fade_in: int) -> None:
+        """Re-enter from `at`, unless a re-entry after the last rest already comes sooner.
+
+        There is one re-entry ramp: a later resume must not move a sooner one (a film
+        relocation resumes at once and, in the same breath, a re-chase on the next bar
+        resumes there; moving the ramp kept the music silent until that bar, measured
+        with a real mpv)."""
+        if self._reentry_at is not None and self._reentry_at <= at:
+            return
         self.reentry.set(at, fade_in)
+        self._reentry_at = at
 
 
 class MasterBus:

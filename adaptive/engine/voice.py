@@ -33,14 +33,23 @@ from adaptive.engine.patch_api import (
     VoiceClock,
     load_patch,
 )
+from adaptive.engine.stream import StreamedVoice, Streamer
 from adaptive.errors import ScoreError, ScoreProblem
 from adaptive.harmony import Harmony
 from adaptive.musical_time import Grid, Meter
 from adaptive.ramps import Ramp
-from adaptive.score.load import LoadedScore
+from adaptive.score.load import LoadedScore, StemInfo
 from adaptive.score.model import Layer, Section, Stinger
 
 PyoObject = Any
+
+
+def streams(loaded: LoadedScore, layer: Layer, info: StemInfo) -> bool:
+    """Whether a section's stem layer streams from disk (`engine.stream`) or sits in RAM:
+    the layer's `stream`, else its length against `score.stream_longer_than`."""
+    if layer.stream is not None:
+        return layer.stream
+    return info.frames > loaded.score.score.stream_longer_than * info.sample_rate
 
 
 class StemTables:
@@ -99,7 +108,8 @@ class VoiceSlot:
 
     def __init__(self, pyo: ModuleType, loaded: LoadedScore, name: str, section: Section,
                  counter: SampleCounter, shapes: FadeShapes, bus: ParameterBus,
-                 stems: StemTables, seed: int) -> None:
+                 stems: StemTables, seed: int, streamer: Streamer | None = None,
+                 slot: int = 0) -> None:
         self.name = name
         self.section = section
         rate = loaded.sample_rate
@@ -120,10 +130,28 @@ class VoiceSlot:
             self.layers: dict[str, PyoObject] = {}
             self.gains: dict[str, PyoObject | float] = {}
             kept: list[PyoObject] = []
+            self.streamed: StreamedVoice | None = None
+            valid: PyoObject = None
             for layer_name, layer in section.layers.items():
                 gain = _gain(pyo, bus, layer)
                 self.gains[layer_name] = gain
-                if layer.stem is not None:
+                info = loaded.stems[layer.stem] if layer.stem is not None else None
+                if info is not None and streamer is not None and streams(loaded, layer, info):
+                    if self.streamed is None:
+                        self.streamed = streamer.voice(f"{name}[{slot}]", self.clock.length,
+                                                       section.loop)
+                        valid = streamer.validity(self.streamed)
+                    head = streamer.heads.get(info.path)
+                    # a late stream mutes the layer (see engine.stream); on time, x 1.0
+                    product = gain * valid
+                    self.gains[layer_name] = product
+                    index = streamer.index
+                    reader = pyo.TableIndex(streamer.pool.silent_table(head.channels),
+                                            index if head.channels > 1 else [index, index],
+                                            mul=product)
+                    self.streamed.add(reader, head)
+                    self.layers[layer_name] = reader
+                elif layer.stem is not None:
                     table = stems.get(loaded.stems[layer.stem].path)
                     position = self.clock.position
                     self.layers[layer_name] = pyo.TableIndex(
@@ -160,6 +188,8 @@ class VoiceSlot:
 
     def start(self, at: int, origin: float, fade_in: int, curve: str) -> None:
         self.activity.activate()
+        if self.streamed is not None:
+            self.streamed.start(at, float(origin))
         self.origin.value = float(origin)
         if self.bend is not None:  # a new run starts unbent
             self.bend.schedule(Ramp(at, 1, self.bend.ramp.value_at(at - 1), 0.0))

@@ -397,6 +397,7 @@ class Controller:
     def _note(self, action: Action) -> None:
         """Turn what the music does into events and log lines (where, when and why)."""
         playing = self._playing
+        log.debug("applied at %d: %r", self.now(), action)
         why = str(getattr(action, "why", "") or "")  # the LEAD's actions carry a reason
         if isinstance(action, StartVoice) and not action.bridge:
             where = self._where(action.at)

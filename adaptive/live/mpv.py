@@ -40,6 +40,11 @@ class MpvReports:
         self.paused: bool | None = None
         self.seeking = False
         self.position: float | None = None
+        self.stale: float | None = None
+        """The time shown when play began (after a seek, or unpausing): mpv reports it at
+        once, but the picture moves on only with the next frame, so that time is not
+        reported; the first new one is, when it shows (measured with a real mpv: playing
+        from the stale time put the music a frame, 40 ms, behind the picture)."""
         self.bad_lines = 0
 
     def feed(self, line: str) -> list[Transport]:
@@ -59,7 +64,7 @@ class MpvReports:
             return [Transport(state="seek")]
         if event == "playback-restart":
             self.seeking = False
-            return [self._where()]
+            return [self._started()]
         if event in ("end-file", "shutdown", "idle"):
             self.seeking = False
             return [Transport(state="stop")]
@@ -69,21 +74,29 @@ class MpvReports:
         if name == "pause" and isinstance(data, bool):
             changed = data != self.paused
             self.paused = data
-            return [self._where()] if changed and not self.seeking else []
+            return [self._started()] if changed and not self.seeking else []
         if name == "time-pos":
             if not isinstance(data, (int, float)) or isinstance(data, bool) \
                     or not 0 <= data <= 360000:
                 return []  # None while no file is loaded
             self.position = float(data)
-            if self.seeking or self.paused is None:
+            if self.seeking or self.paused is None or self.paused:
                 return []
-            return [Transport(time=self.position)] if not self.paused else []
+            if self.stale is not None:
+                if self.position == self.stale:
+                    return []  # still the frame shown when play began
+                self.stale = None
+            return [Transport(time=self.position)]
         return []
 
-    def _where(self) -> Transport:
-        state = "pause" if self.paused else "play"
-        return Transport(time=self.position, state=state) if self.position is not None \
-            else Transport(state=state)
+    def _started(self) -> Transport:
+        """Pause, or play from the next frame on (see `stale`)."""
+        if self.paused:
+            self.stale = None
+            return Transport(time=self.position, state="pause") \
+                if self.position is not None else Transport(state="pause")
+        self.stale = self.position
+        return Transport(state="play")
 
 
 class MpvFollower:

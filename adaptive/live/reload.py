@@ -106,6 +106,7 @@ async def _reload(session: Reloadable, controller: Controller) -> LoadedScore | 
         _refuse(controller, f"the new graph failed to build: {type(error).__name__}: {error}")
         return None
     engine.output.out()
+    engine.streamer.run_in_background()
     at = controller.replace(loaded.score, engine)
     session.loaded, session.engine = loaded, engine
     controller.reload_error = None

@@ -212,6 +212,7 @@ class Session:
         gc.freeze()
         self.server.start()
         self.engine.start()
+        self.engine.streamer.run_in_background()  # the disk thread of streamed stems
         if config.backend == "none":
             self.free_running = FreeRunning(self.server, config.block, self.sample_rate)
             self.free_running.start()

@@ -116,6 +116,9 @@ class Layer(Strict):
     controls: dict[str, float | CurveSet] = Field(
         default_factory=dict, description="patch controls, constant or curves over parameters"
     )
+    stream: bool | None = Field(
+        None, description="stem read from disk while it plays (true) or held in RAM (false); "
+        "default: streamed when longer than score.stream_longer_than")
 
     @model_validator(mode="after")
     def _one_source(self) -> Layer:
@@ -123,6 +126,8 @@ class Layer(Strict):
             raise ValueError("a layer needs exactly one of 'stem' or 'patch'")
         if self.stem is not None and self.controls:
             raise ValueError("'controls' only apply to patch layers")
+        if self.patch is not None and self.stream is not None:
+            raise ValueError("'stream' only applies to stem layers")
         problems: list[tuple[str, str, object, str]] = []
         named = [("gain", self.gain), *((f"controls.{n}", c) for n, c in self.controls.items())]
         for field_path, curves in named:
@@ -258,6 +263,9 @@ class ScoreInfo(Strict):
     initial_section: str | None = None
     initial_state: str | None = None
     master_gain: float = Field(0.0, le=12, description="dB before the limiter")
+    stream_longer_than: float = Field(
+        30.0, ge=0, description="seconds: section stems longer than this stream from disk "
+        "(a small window in RAM) rather than load whole (8 bytes per sample per channel)")
 
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")

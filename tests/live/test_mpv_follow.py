@@ -109,13 +109,17 @@ def test_mpv_reports_are_a_players_transport() -> None:
     assert (paused.time, paused.state) == (None, "pause")
     assert feed('{"event":"property-change","id":1,"name":"time-pos","data":0.0}') == []
     (play,) = feed('{"event":"property-change","id":2,"name":"pause","data":false}')
-    assert (play.time, play.state) == (0.0, "play")
+    assert (play.time, play.state) == (None, "play")  # the time comes with the next frame
+    assert feed('{"event":"property-change","id":1,"name":"time-pos","data":0.0}') == []
     (tick,) = feed('{"event":"property-change","id":1,"name":"time-pos","data":1.5}')
     assert (tick.time, tick.state) == (1.5, None)
     assert feed('{"event":"seek"}')[0].state == "seek"
     assert feed('{"event":"property-change","id":1,"name":"time-pos","data":30.0}') == []
     (restart,) = feed('{"event":"playback-restart"}')
-    assert (restart.time, restart.state) == (30.0, "play")
+    assert (restart.time, restart.state) == (None, "play")
+    assert feed('{"event":"property-change","id":1,"name":"time-pos","data":30.0}') == []
+    (shown,) = feed('{"event":"property-change","id":1,"name":"time-pos","data":30.0417}')
+    assert (shown.time, shown.state) == (30.0417, None)
     assert feed('{"event":"end-file","reason":"quit"}')[0].state == "stop"
     assert feed("not json") == [] and reports.bad_lines == 1
     assert feed('{"event":"property-change","name":"time-pos","data":null}') == []

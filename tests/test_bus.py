@@ -38,6 +38,13 @@ class _Master:
     rest: _Rest = field(default_factory=_Rest)
 
 
+class _NoStreams:
+    """A score without streamed stems, as the engine's `Streamer` reports it."""
+
+    def status(self) -> dict[str, int | float]:
+        return {"stems": 0, "playing": 0, "underruns": 0, "resident_mb": 0.0}
+
+
 @dataclass
 class RecordingEngine:
     """Stands in for `Engine`: records what the controller writes to the graph."""
@@ -45,6 +52,7 @@ class RecordingEngine:
     applied: list[Action] = field(default_factory=list)
     master: _Master = field(default_factory=_Master)
     counter: Any = None
+    streamer: _NoStreams = field(default_factory=lambda: _NoStreams())
 
     def apply(self, action: Action) -> None:
         self.applied.append(action)

@@ -30,6 +30,7 @@ with the voices playing at once, not with the score's length.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -74,6 +75,13 @@ def stem_frames(samples: npt.NDArray[np.float64], origin: float, length: float, 
     below 0; ``tmp * length``), and `TableIndex` truncates the position and clamps it to
     the table. The same double operations here give the same frame for every sample.
     """
+    positions = stem_positions(samples, origin, length, loop)
+    return np.clip(positions, 0, frames - 1).astype(np.int64)
+
+
+def stem_positions(samples: npt.NDArray[np.float64], origin: float, length: float,
+                   loop: bool) -> npt.NDArray[np.float64]:
+    """`stem_frames` before the clamp to a stem's length (shared by a voice's layers)."""
     raw = samples - origin
     if loop:
         tmp = raw / length
@@ -83,8 +91,8 @@ def stem_frames(samples: npt.NDArray[np.float64], origin: float, length: float, 
         wrapped = np.where(below, (tmp + (np.trunc(-tmp) + 1.0)) * length, wrapped)
         wrapped = np.where(below & (wrapped == length), 0.0, wrapped)
         raw = wrapped
-    index = np.trunc(raw)
-    return np.clip(index, 0, frames - 1).astype(np.int64)
+    result: npt.NDArray[np.float64] = np.trunc(raw)
+    return result
 
 
 @dataclass
@@ -206,8 +214,6 @@ class RingPool:
     def release(self, ring: Ring) -> None:
         self._free.setdefault(ring.channels, []).append(ring)
 
-    def in_use(self) -> int:
-        return self.allocated - sum(len(free) for free in self._free.values())
 
 
 @dataclass
@@ -275,6 +281,7 @@ class StreamedVoice:
                     pool.release(layer.ring)
                     layer.ring = None
                 layer.source.close()
+            self.streamer.active.pop(self, None)
             if self.stamps is not None:
                 self.stamp_reader.setTable(pool.silent_table(1))
                 pool.release(self.stamps)
@@ -287,6 +294,7 @@ class StreamedVoice:
         for layer in self.layers:
             layer.ring = pool.acquire(layer.stem.channels)
             layer.reader.setTable(layer.ring.table)
+        self.streamer.active[self] = None
         self.stamps = pool.acquire(1)
         _write(self.stamps, 0, np.full((RING, 1), -1.0))
         self.stamp_reader.setTable(self.stamps.table)
@@ -312,20 +320,22 @@ class StreamedVoice:
         assert self.stamps is not None
         while len(self.runs) > 1 and self.runs[1].start <= start:
             self.runs.pop(0)  # wholly in the past
-        samples = np.arange(start, end, dtype=np.float64)
-        run_index = np.searchsorted([r.start for r in self.runs], samples, side="right") - 1
-        for layer in self.layers:
-            assert layer.ring is not None
-            data = np.zeros((end - start, layer.stem.channels))
-            for i, run in enumerate(self.runs):
-                mask = run_index == i
-                if not mask.any():
-                    continue
-                index = stem_frames(samples[mask], run.origin, self.length, self.loop,
-                                    layer.stem.frames)
-                data[mask] = layer.source.read(index)
-            _write(layer.ring, start, data)
-        _write(self.stamps, start, samples[:, None])
+        # segments of [start, end) each under one run (or none, before the first)
+        bounds = [start, *(r.start for r in self.runs if start < r.start < end), end]
+        for low, high in itertools.pairwise(bounds):
+            run = next((r for r in reversed(self.runs) if r.start <= low), None)
+            samples = np.arange(low, high, dtype=np.float64)
+            positions = None if run is None else \
+                stem_positions(samples, run.origin, self.length, self.loop)
+            for layer in self.layers:
+                assert layer.ring is not None
+                if positions is None:
+                    data = np.zeros((high - low, layer.stem.channels))
+                else:
+                    index = np.clip(positions, 0, layer.stem.frames - 1).astype(np.int64)
+                    data = layer.source.read(index)
+                _write(layer.ring, low, data)
+            _write(self.stamps, low, samples[:, None])
         self.filled_to = end
 
     def _invalidate(self, start: int, end: int) -> None:
@@ -356,6 +366,8 @@ class Streamer:
         self.pool = RingPool(pyo)
         self.heads = StemHeads()
         self.voices: list[StreamedVoice] = []
+        self.active: dict[StreamedVoice, None] = {}
+        """Voices holding rings (insertion-ordered): the only ones the disk side visits."""
         self.underruns = 0
         self.catch_up = 2 * CHUNK
         """Samples ahead of the counter where a late stream resumes (live: the audio thread
@@ -387,9 +399,8 @@ class Streamer:
     def fill(self, now: int | None = None) -> None:
         """One pass of the disk side over every voice holding rings."""
         at = self.now() if now is None else now
-        for voice in self.voices:
-            if voice.stamps is not None:
-                voice.fill(at)
+        for voice in list(self.active):
+            voice.fill(at)
 
     def underrun(self, name: str, samples: int) -> None:
         self.underruns += 1
@@ -401,6 +412,13 @@ class Streamer:
                         1000 * samples / self.sample_rate, self.underruns)
             self._last_log = wall
             self.pending_log = 0
+
+    def status(self) -> dict[str, int | float]:
+        """For `/status`: what streaming costs and whether the disk keeps up."""
+        playing = sum(len(voice.layers) for voice in list(self.active))
+        return {"stems": len(self.heads.paths()), "playing": playing,
+                "underruns": self.underruns,
+                "resident_mb": round((self.heads.resident_bytes() + self.pool.bytes) / 1e6, 1)}
 
     def wake(self) -> None:
         self._wake.set()

@@ -463,6 +463,8 @@ class Controller:
             state = self.conductor.state(now)
             score = self.score
             film = self.film.status(now) if self.film is not None else None
+            streams = self.engine.streamer.status()
         return {**music_status(score, state, self.sample_rate), "film": film,
+                "streams": streams,
                 "counters": self.stats.snapshot(), "reloads": self.reloads,
                 "reload_error": self.reload_error, "dropped": self.bus.drops()}

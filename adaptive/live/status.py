@@ -40,6 +40,9 @@ STATUS_FIELDS: dict[str, str] = {
     "dropped": "events dropped by the output bus and by each subscriber",
     "reloads": "scores reloaded by `--watch`",
     "reload_error": "why the last reload was refused, or null",
+    "streams": "streamed stems (`stream_longer_than`): stems, layers playing from disk now, "
+               "underruns (a layer faded out because the disk was late), resident MB "
+               "(heads and rings)",
     "film": "with a cue sheet (`--timeline`), the chase: state (`stopped`, `waiting`, "
             "`locked`, `freewheel`, or `free` without a player), film_time (s), timecode, "
             "delta_ms (the player's last report against the lock), report_age (s), cue "

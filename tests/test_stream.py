@@ -20,7 +20,8 @@ import pytest
 import soundfile
 
 from adaptive.commands import Command, parse_command
-from adaptive.engine.stream import HEAD, RING, Streamer, stem_frames
+from adaptive.engine.patch_api import FRAME_EPSILON
+from adaptive.engine.stream import HEAD, RING, Streamer, stem_frames, stem_positions
 from adaptive.render import RenderResult, render
 from adaptive.score.load import LoadedScore, load_score
 from tests.audio import write_marker
@@ -176,7 +177,7 @@ def test_a_stalled_disk_mutes_the_stream_and_it_comes_back_in_place(
 
 @pytest.mark.parametrize("origin, length, loop", [
     (0.0, 28734.5, True), (-1234.25, 98765.4321, True), (517.0, 1e6, False),
-    (3.5, 2.0 ** 20 + 0.5, True)])
+    (3.5, 2.0 ** 20 + 0.5, True), (0.0, 8_640_000.0, True), (96_000.0, 4_799_999.5, True)])
 def test_stem_frames_are_the_graphs_positions(origin: float, length: float,
                                              loop: bool) -> None:
     """Against pyo itself: `Wrap(counter - origin, 0, length)` read by `TableIndex`."""
@@ -191,8 +192,8 @@ def test_stem_frames_are_the_graphs_positions(origin: float, length: float,
         counter = SampleCounter(pyo)
         table = table_from_array(pyo, np.arange(frames, dtype=np.float64))
         raw = counter.signal + float(start) - origin
-        position = pyo.Wrap(raw, 0.0, length) if loop else raw
-        reader = pyo.TableIndex(table, position)
+        position = (pyo.Wrap(raw, 0.0, length) if loop else raw) + FRAME_EPSILON
+        reader = pyo.TableIndex(table, position)  # as VoiceClock.frame is read
         recorded = pyo.NewTable(length=4096 / SR, chnls=1)
         recorder = pyo.TableRec(reader, recorded).stop()
         server.start()
@@ -205,6 +206,10 @@ def test_stem_frames_are_the_graphs_positions(origin: float, length: float,
     expected = stem_frames(np.arange(start, start + 4096, dtype=np.float64), origin, length,
                            loop, frames)
     assert np.array_equal(heard.astype(np.int64), expected)
+    # a sample per sample, except where the loop wraps: no frame repeated or skipped
+    steps = np.diff(stem_positions(np.arange(start, start + 4096, dtype=np.float64), origin,
+                                   length, loop))
+    assert np.all((steps == 1) | (steps < 0)), np.unique(steps)
 
 
 def test_the_ring_is_a_power_of_two() -> None:

@@ -42,6 +42,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from adaptive.engine.patch_api import FRAME_EPSILON
+
 log = logging.getLogger("adaptive.stream")
 
 PyoObject = Any
@@ -72,8 +74,9 @@ def stem_frames(samples: npt.NDArray[np.float64], origin: float, length: float, 
 
     `VoiceClock.position` is pyo's ``Wrap(counter - origin, 0, length)`` when the section
     loops (``tmp = x / length``; ``tmp -= (int)tmp`` above 1; ``tmp += (int)(-tmp) + 1``
-    below 0; ``tmp * length``), and `TableIndex` truncates the position and clamps it to
-    the table. The same double operations here give the same frame for every sample.
+    below 0; ``tmp * length``), plus `FRAME_EPSILON`, and `TableIndex` truncates the
+    position and clamps it to the table. The same double operations here give the same
+    frame for every sample.
     """
     positions = stem_positions(samples, origin, length, loop)
     return np.clip(positions, 0, frames - 1).astype(np.int64)
@@ -91,7 +94,7 @@ def stem_positions(samples: npt.NDArray[np.float64], origin: float, length: floa
         wrapped = np.where(below, (tmp + (np.trunc(-tmp) + 1.0)) * length, wrapped)
         wrapped = np.where(below & (wrapped == length), 0.0, wrapped)
         raw = wrapped
-    result: npt.NDArray[np.float64] = np.trunc(raw)
+    result: npt.NDArray[np.float64] = np.trunc(raw + FRAME_EPSILON)
     return result
 
 

@@ -153,7 +153,7 @@ class VoiceSlot:
                     self.layers[layer_name] = reader
                 elif layer.stem is not None:
                     table = stems.get(loaded.stems[layer.stem].path)
-                    position = self.clock.position
+                    position = self.clock.frame
                     self.layers[layer_name] = pyo.TableIndex(
                         table, position if len(table) > 1 else [position, position], mul=gain)
                 else:

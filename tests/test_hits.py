@@ -103,6 +103,7 @@ stinger = "sting"
     onsets = impulses(audio, 0.3)
     assert len(onsets) == 1
     # the stinger's own `when = bar` is overruled
+    print(f"stinger hit: heard {onsets[0] - ideal:+.3f} samples from film time x rate")
     assert abs(onsets[0] - ideal) <= 1, (onsets[0], ideal)
 
 
@@ -129,6 +130,7 @@ bar = 2
     bar = samples_per_bar(97.0)
     on_hit = [o for o in onsets if abs(o - ideal) <= 1]
     assert on_hit, (onsets, ideal)
+    print(f"pickup hit: heard {on_hit[0] - ideal:+.3f} samples from film time x rate")
     assert all(o >= ideal - bar - 1 for o in onsets)  # nothing of impact before its bar 1
     assert abs(on_hit[0] + bar - onsets[onsets > on_hit[0]][0]) <= 1  # bar 3 follows on grid
 
@@ -154,6 +156,8 @@ section = "impact"
     onsets = impulses(audio)
     on_hit = [o for o in onsets if abs(o - ideal) <= 1]
     assert on_hit, (onsets[-8:], ideal)
+    print(f"bend hit: heard {on_hit[0] - ideal:+.3f} samples from film time x rate "
+          f"(bend {hit.bend:+.4f})")
     # the clicks before the hit ran at the bent tempo: beats closer together by the bend
     beat = SR * 60 / 100
     before = onsets[onsets < ideal - 10]

@@ -77,6 +77,7 @@ class Engine:
                 self.voices[(name, slot)] = VoiceSlot(pyo, loaded, name, section, self.counter,
                                                       self.shapes, self.bus, self.stems, seed,
                                                       self.streamer, slot)
+        self.streamer.prepare()
         first_tempo = score.sections[score.initial_section_name()].tempo
         self.stingers: dict[tuple[str, int], StingerSlot] = {}
         for name, spec in score.stingers.items():

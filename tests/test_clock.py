@@ -38,3 +38,51 @@ def test_stamps_map_wall_time_before_the_first_update() -> None:
     clock.update()
     assert clock.offset == 500.0
     assert clock.sample_at(501.0) == RATE
+
+
+def _stamped(clock: AudioClock, first_block: int, blocks: int, offset: float,
+             late: dict[int, float] | None = None) -> None:
+    for block in range(first_block, first_block + blocks):
+        extra = (late or {}).get(block, 0.0)
+        clock.stamp_at(block * 256, offset + block * 256 / RATE + extra)
+
+
+def test_an_xrun_steps_the_mapping_at_the_next_update() -> None:
+    """Periods the graph never computed move every later sample: the next window's stamps
+    agree on the new offset and the mapping follows at once, not after 8 windows."""
+    clock = AudioClock(RATE, Counter(), wall=lambda: 0.0)
+    _stamped(clock, 0, 256, 500.0)
+    clock.update()
+    assert clock.sample_at(510.0) == 10 * RATE
+    lost = 256 / RATE  # one period played by the device, never computed
+    _stamped(clock, 1000, 32, 500.0 + lost)
+    clock.update()
+    assert clock.steps == 1
+    assert clock.sample_at(510.0) == 10 * RATE - 256
+    assert clock.wall_at(10 * RATE - 256) == 510.0
+
+
+def test_late_wake_ups_in_a_window_do_not_step_the_mapping() -> None:
+    """A burst of late callbacks scatters the stamps: they do not agree, nothing steps."""
+    clock = AudioClock(RATE, Counter(), wall=lambda: 0.0)
+    _stamped(clock, 0, 256, 500.0)
+    clock.update()
+    late = {block: 0.003 + 0.0005 * (block % 7) for block in range(1000, 1032, 2)}
+    late.update({block: 0.004 for block in range(1001, 1032, 4)})
+    _stamped(clock, 1000, 32, 500.0, late)
+    clock.update()
+    assert clock.steps == 0
+    assert clock.sample_at(510.0) == 10 * RATE
+
+
+def test_a_few_stamps_wait_for_more_before_judging() -> None:
+    clock = AudioClock(RATE, Counter(), wall=lambda: 0.0)
+    _stamped(clock, 0, 256, 500.0)
+    clock.update()
+    _stamped(clock, 1000, 8, 500.0 + 256 / RATE)
+    clock.update()  # 8 fresh stamps: too few to tell a step from a late burst
+    assert clock.steps == 0
+    _stamped(clock, 1008, 24, 500.0 + 256 / RATE)
+    clock.update()
+    assert clock.steps == 1
+    assert clock.sample_at(510.0) == 10 * RATE - 256

@@ -47,16 +47,31 @@ class AudioClock:
     switched on for a few blocks every few seconds: see `session.ClockSampling`). The offset
     between the two clocks is the median over the last stamps: robust to the odd late
     wake-up, and it follows slow drift.
+
+    An xrun is not drift: the audio device played on through periods the graph never
+    computed, so every later sample sounds a period (or more) later than the old mapping
+    says. The median of 256 stamps taken 32 at a time would follow that step only after 8
+    windows (16 s), with every timetag and event time a period off meanwhile (seen: a
+    timetagged onset 250 samples early). So `update` looks at the stamps taken since the
+    last one: when they agree among themselves (three in four within a quarter block of
+    their median) on an offset more than half a block away, the mapping steps there at
+    once and the older stamps are dropped (`steps` counts it).
     """
 
+    STEP_STAMPS = 16
+    """Fresh stamps needed to judge a step (a sampling window brings 32)."""
+
     def __init__(self, sample_rate: int, counter: Counter | None = None, window: int = 256,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, block: int = 256) -> None:
         self.sample_rate = sample_rate
         self.counter = counter
         self._wall = wall
         self._offsets: deque[float] = deque(maxlen=window)
+        self._fresh = 0  # stamps since the last update that judged a step
+        self._step = block / 2 / sample_rate
         self.offset: float | None = None  # wall time of sample 0
         self.stamps = 0
+        self.steps = 0
 
     def now(self) -> int:
         assert self.counter is not None, "an AudioClock without a counter only maps time"
@@ -68,10 +83,22 @@ class AudioClock:
     def stamp_at(self, sample: int, wall: float) -> None:
         self._offsets.append(wall - sample / self.sample_rate)
         self.stamps += 1
+        self._fresh += 1
 
     def update(self) -> None:
-        if self._offsets:
-            self.offset = float(statistics.median(self._offsets))
+        if not self._offsets:
+            return
+        if self.offset is not None and self._fresh >= self.STEP_STAMPS:
+            fresh = list(self._offsets)[-min(self._fresh, len(self._offsets)):]
+            centre = statistics.median(fresh)
+            agreeing = sum(abs(value - centre) <= self._step / 2 for value in fresh)
+            if abs(centre - self.offset) > self._step and agreeing >= 0.75 * len(fresh):
+                self._offsets.clear()
+                self._offsets.extend(fresh)
+                self.steps += 1
+        if self._fresh >= self.STEP_STAMPS:
+            self._fresh = 0
+        self.offset = float(statistics.median(self._offsets))
 
     def sample_at(self, wall: float) -> int:
         return round((wall - self._offset()) * self.sample_rate)

@@ -138,7 +138,7 @@ class Controller:
         self._names = ScoreNames(score)
         self.retired: list[tuple[int, Engine]] = []
         """Graphs replaced by a reload, with the sample after which they are silent."""
-        self.clock: Clock = clock or AudioClock(sample_rate, engine.counter)
+        self.clock: Clock = clock or AudioClock(sample_rate, engine.counter, block=block)
         self._ticks = 0
         self.wake_ticker: Callable[[], None] = lambda: None
         self.reloads = 0

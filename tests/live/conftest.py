@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.audio import write_marker, write_sine
-from tests.live.harness import jack_server
+from tests.live.harness import NoiseReference, Window, jack_server
 
 STEM_SCORE = """
 [parameters.tension]
@@ -55,3 +55,20 @@ def stem_score(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = directory / "score.toml"
     path.write_text(STEM_SCORE)
     return path
+
+
+@pytest.fixture(scope="session")
+def noise_reference() -> Iterator[NoiseReference]:
+    reference = NoiseReference()
+    reference.start()
+    try:
+        yield reference
+    finally:
+        reference.stop()
+
+
+@pytest.fixture
+def noise(noise_reference: NoiseReference) -> Window:
+    """The machine's xruns from this test's start (a plain pyo client on its own JACK
+    server): `noise.judge(recorder.xruns)` at the end."""
+    return noise_reference.window()

@@ -17,7 +17,7 @@ import threading
 import jack
 import numpy as np
 
-HEADER = 32  # int64 slots
+HEADER = 1028  # int64 slots: 4, then the frames of up to 1,024 xruns
 XRUN_SLOTS = HEADER - 4
 BLOCK_UNIT = 64  # the smallest JACK period the block map allows
 

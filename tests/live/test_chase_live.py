@@ -13,8 +13,11 @@ report to the music at the right position; silence during the pause; the positio
 once locked; the cue's impulse against its film time; freewheel then silence on loss.
 
 Tolerated noise: an xrun shifts the recording by a period (5.3 ms) against the frame
-clock; windows within 50 ms after an xrun are left out, and the test fails if more than
-`SPORADIC_XRUNS` occur.
+clock, and the server's audio clock a period against the wall until it steps (at its next
+sampling window); windows within 50 ms after an xrun are left out. A plain pyo client on
+a JACK server of its own counts the machine's xruns in the same seconds: a failure while
+it had none is final; while it had some, the scenario runs once more, then the test is
+skipped with the counts (`harness.NoiseReference.attempts`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import pytest
 import soundfile
 
 from adaptive.live.osc import encode_message
-from tests.live.harness import RATE, SPORADIC_XRUNS, Recorder, serve
+from tests.live.harness import RATE, NoiseReference, Recorder, Window, serve
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
@@ -165,8 +168,14 @@ def _position(recording: npt.NDArray[np.float32], stem: npt.NDArray[np.float32],
     return float(low + lag - expected), rms
 
 
-def test_osc_transport_play_jump_pause_resume_jump_back_and_loss(tmp_path: Path,
-                                                                  jack: str) -> None:
+def test_osc_transport_play_jump_pause_resume_jump_back_and_loss(
+        tmp_path: Path, jack: str, noise_reference: NoiseReference) -> None:
+    for attempt in noise_reference.attempts(2):
+        with attempt:
+            _play_the_scenario(tmp_path, jack, attempt.window)
+
+
+def _play_the_scenario(tmp_path: Path, jack: str, noise: Window) -> None:
     stem = _write(tmp_path)
     recorder = Recorder(jack, seconds=40.0)
     recorder.start()
@@ -265,5 +274,4 @@ def test_osc_transport_play_jump_pause_resume_jump_back_and_loss(tmp_path: Path,
     assert np.sqrt(np.mean(rolling ** 2)) > 0.02
     after = audio[loss + round((16 * FRAME + FADE + 0.1) * RATE):frame_of(player.marks["end"])]
     assert np.abs(after).max() < 1e-4
-    print(f"xruns: {xruns}")
-    assert xruns <= SPORADIC_XRUNS, xruns  # last: the figures above are printed first
+    noise.judge(xruns)  # last: the figures above are printed first

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.live.harness import RATE, SPORADIC_XRUNS, Recorder, serve
+from tests.live.harness import RATE, NoiseReference, Recorder, Window, serve
 from tests.live.test_chase_live import FADE, FRAME, LOOP, _position, _write
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow,
@@ -150,7 +150,14 @@ def _clip(directory: Path) -> Path:
     return clip
 
 
-def test_serve_chases_a_real_mpv_on_jack(tmp_path: Path, jack: str) -> None:
+def test_serve_chases_a_real_mpv_on_jack(tmp_path: Path, jack: str,
+                                         noise_reference: NoiseReference) -> None:
+    for attempt in noise_reference.attempts(2):
+        with attempt:
+            _chase_mpv(tmp_path, jack, attempt.window)
+
+
+def _chase_mpv(tmp_path: Path, jack: str, noise: Window) -> None:
     stem = _write(tmp_path)
     clip = _clip(tmp_path)
     ipc_path = tmp_path / "mpv.sock"
@@ -263,5 +270,4 @@ def test_serve_chases_a_real_mpv_on_jack(tmp_path: Path, jack: str) -> None:
     assert np.abs(quiet).max() < 1e-3, np.abs(quiet).max()
     after = audio[at(marks["quit"]) + round(0.3 * RATE):at(marks["end"])]
     assert np.abs(after).max() < 1e-3, np.abs(after).max()
-    print(f"xruns: {xruns}")
-    assert xruns <= SPORADIC_XRUNS, xruns  # last: the figures above are printed first
+    noise.judge(xruns)  # last: the figures above are printed first

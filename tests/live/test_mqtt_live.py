@@ -20,7 +20,7 @@ import paho.mqtt.client as paho
 import pytest
 
 from tests.audio import sine_level_db
-from tests.live.harness import RATE, SPORADIC_XRUNS, Broker, Recorder, mosquitto_broker, serve
+from tests.live.harness import RATE, Broker, Recorder, Window, mosquitto_broker, serve
 
 pytestmark = [pytest.mark.jack, pytest.mark.mqtt]
 
@@ -78,7 +78,7 @@ def broker() -> Iterator[Broker]:
 
 
 def test_mqtt_params_status_events_and_offline(stem_score: Path, jack: str,
-                                               broker: Broker) -> None:
+                                               broker: Broker, noise: Window) -> None:
     prefix = f"adaptive/test-{uuid.uuid4().hex[:6]}"
     watcher = Watcher(broker.port, prefix)
     recorder = Recorder(jack, seconds=30)
@@ -127,10 +127,11 @@ def test_mqtt_params_status_events_and_offline(stem_score: Path, jack: str,
     assert abs(sine_level_db(audio, 441.0, RATE, end, 0.2) - AMPLITUDE_DB) < 0.5
     assert abs(sine_level_db(audio, 1003.0, RATE, end, 0.2) - AMPLITUDE_DB) < 0.5
     assert sine_level_db(audio, 441.0, RATE, before / RATE - 0.3, 0.2) - AMPLITUDE_DB < -19
-    assert recorder.xruns <= SPORADIC_XRUNS, (recorder.xrun_frames, recorder.frames)
+    noise.judge(recorder.xruns)
 
 
-def test_broker_lost_and_back_mid_show(stem_score: Path, jack: str, broker: Broker) -> None:
+def test_broker_lost_and_back_mid_show(stem_score: Path, jack: str, broker: Broker,
+                                       noise: Window) -> None:
     prefix = f"adaptive/test-{uuid.uuid4().hex[:6]}"
     recorder = Recorder(jack, seconds=40)
     recorder.start()
@@ -164,7 +165,7 @@ def test_broker_lost_and_back_mid_show(stem_score: Path, jack: str, broker: Brok
     assert rms.min() > 0.01, "the music stopped while the broker was away"
     assert abs(sine_level_db(audio, 441.0, RATE, len(audio) / RATE - 0.3, 0.2)
                - AMPLITUDE_DB) < 0.5
-    assert recorder.xruns <= SPORADIC_XRUNS, (recorder.xrun_frames, recorder.frames)
+    noise.judge(recorder.xruns)
 
 
 def test_mqtts_with_a_password(stem_score: Path, jack: str, tmp_path: Path) -> None:

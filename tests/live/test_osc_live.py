@@ -7,6 +7,7 @@ import math
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -15,24 +16,32 @@ from pythonosc.osc_packet import OscPacket
 
 from adaptive.live.osc import encode_bundle, encode_message
 from tests.audio import impulses, sine_level_db
-from tests.live.harness import RATE, SPORADIC_XRUNS, Recorder, Served, serve
+from tests.live.harness import RATE, NoiseReference, Recorder, Served, Window, serve
 
 pytestmark = pytest.mark.jack
 
 AMPLITUDE_DB = 20 * math.log10(0.2)
 
 
-@pytest.fixture
-def live(stem_score: Path, jack: str) -> Iterator[tuple[Served, Recorder]]:
+@contextmanager
+def _serving(stem_score: Path, jack: str) -> Iterator[tuple[Served, Recorder]]:
     recorder = Recorder(jack, seconds=60)
     recorder.start()
-    with serve(stem_score, jack) as served:
-        recorder.connect(served.jack_name)
-        time.sleep(0.3)
-        recorder.xruns = 0  # start-up (client activation, connections) is not the show
-        yield served, recorder
-        assert served.stop() == 0, served.log()
-    recorder.stop()
+    try:
+        with serve(stem_score, jack) as served:
+            recorder.connect(served.jack_name)
+            time.sleep(0.3)
+            recorder.xruns = 0  # start-up (client activation, connections) is not the show
+            yield served, recorder
+            assert served.stop() == 0, served.log()
+    finally:
+        recorder.stop()
+
+
+@pytest.fixture
+def live(stem_score: Path, jack: str) -> Iterator[tuple[Served, Recorder]]:
+    with _serving(stem_score, jack) as both:
+        yield both
 
 
 def osc(port: int, address: str, *args: object) -> None:
@@ -44,7 +53,7 @@ def level(audio: np.ndarray, frequency: float, at_frame: int) -> float:  # type:
     return sine_level_db(audio, frequency, RATE, at_frame / RATE, 0.2) - AMPLITUDE_DB
 
 
-def test_param_moves_the_layer_it_drives(live: tuple[Served, Recorder]) -> None:
+def test_param_moves_the_layer_it_drives(live: tuple[Served, Recorder], noise: Window) -> None:
     served, recorder = live
     time.sleep(0.6)
     sent = recorder.frame_time()
@@ -56,7 +65,7 @@ def test_param_moves_the_layer_it_drives(live: tuple[Served, Recorder]) -> None:
     assert abs(level(audio, 441, at + RATE // 4)) < 0.5
     # the other layer did not move
     assert abs(level(audio, 1003, at + RATE // 4) - -20.0) < 0.5
-    assert recorder.xruns <= SPORADIC_XRUNS
+    noise.judge(recorder.xruns)
 
 
 def test_params_apply_together_in_one_block(live: tuple[Served, Recorder]) -> None:
@@ -95,7 +104,14 @@ def test_status_replies_to_the_sender(live: tuple[Served, Recorder]) -> None:
     assert status["layers"] == ["low", "mid"]
 
 
-def test_subscribe_sends_beats_with_their_audio_time(live: tuple[Served, Recorder]) -> None:
+def test_subscribe_sends_beats_with_their_audio_time(
+        stem_score: Path, jack: str, noise_reference: NoiseReference) -> None:
+    for attempt in noise_reference.attempts(3):  # to a millisecond: see the bundle test
+        with attempt, _serving(stem_score, jack) as live:
+            _beats_have_their_audio_time(live)
+
+
+def _beats_have_their_audio_time(live: tuple[Served, Recorder]) -> None:
     served, recorder = live
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -128,7 +144,15 @@ def test_subscribe_sends_beats_with_their_audio_time(live: tuple[Served, Recorde
 
 
 def test_bundle_with_future_timetag_lands_on_its_sample(
-        live: tuple[Served, Recorder]) -> None:
+        stem_score: Path, jack: str, noise_reference: NoiseReference) -> None:
+    # within a millisecond: an xrun moves the audio a period against the wall until the
+    # server's clock steps, so a machine's xrun in the seconds before can fail it
+    for attempt in noise_reference.attempts(3):
+        with attempt, _serving(stem_score, jack) as live:
+            _bundle_lands(live)
+
+
+def _bundle_lands(live: tuple[Served, Recorder]) -> None:
     served, recorder = live
     time.sleep(0.5)
     timetag = time.time() + 0.4
@@ -145,8 +169,15 @@ def test_bundle_with_future_timetag_lands_on_its_sample(
     assert abs(error) <= RATE // 1000, error
 
 
-def test_timetagged_param_lands_in_its_block(live: tuple[Served, Recorder]) -> None:
+def test_timetagged_param_lands_in_its_block(stem_score: Path, jack: str,
+                                             noise_reference: NoiseReference) -> None:
     """A parameter change in a future bundle starts at the block boundary nearest its time."""
+    for attempt in noise_reference.attempts(3):
+        with attempt, _serving(stem_score, jack) as live:
+            _param_lands(live)
+
+
+def _param_lands(live: tuple[Served, Recorder]) -> None:
     served, recorder = live
     time.sleep(0.5)
     timetag = time.time() + 0.3

@@ -16,7 +16,9 @@ Tolerated noise: xruns on this 2-core VM (1-3 per 20 s even with an idle server,
 Python recorder's own by jackd's log, and seen with the code of 1319c22 too). A lost period
 shifts the rest of the recording by whole periods, so onsets are compared modulo the
 periods lost before them (never more than the xruns counted) and a level window an xrun
-falls into is left out (at most two). The exact xrun counts belong to `bin/bench`.
+falls into is left out (at most two). The exact xrun counts belong to `bin/bench`. When a
+plain pyo client beside it (its own JACK server) had xruns in the same seconds, a failure is
+the machine's: the piece plays once more, then the test is skipped with the counts.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from adaptive.live.osc import encode_bundle, encode_message
 from adaptive.render import render
 from adaptive.score.load import load_score
 from tests.audio import impulses, sine_level_db, write_marker, write_sine
-from tests.live.harness import PERIOD, RATE, Recorder, serve
+from tests.live.harness import PERIOD, RATE, NoiseReference, Recorder, Window, serve
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
@@ -134,7 +136,7 @@ def _status(port: int, recorder: Recorder) -> tuple[dict[str, object], int, floa
     return status, (before + after) // 2, (wall_before + wall_after) / 2
 
 
-def _play_live(jack: str, directory: Path) -> tuple[np.ndarray, list[int]]:
+def _play_live(jack: str, directory: Path) -> tuple[np.ndarray, list[int], int]:
     """The recording from the server's sample 0, and the samples (on that scale) where the
     JACK server reported an xrun."""
     recorder = Recorder(jack, seconds=SECONDS + 20.0)
@@ -167,16 +169,23 @@ def _play_live(jack: str, directory: Path) -> tuple[np.ndarray, list[int]]:
     # /status only narrows sample 0 to a few periods; the bar it picks is a bar apart
     assert abs(origin - zero_estimate) < BAR_A / 4, (origin, zero_estimate)
     assert total <= len(xrun_frames), "more xruns than the recorder keeps frames of"
-    return audio[origin:], [frame - origin for frame in xrun_frames if frame >= origin]
+    return audio[origin:], [frame - origin for frame in xrun_frames if frame >= origin], total
 
 
-def test_offline_and_live_give_the_same_onsets_and_levels(tmp_path: Path, jack: str) -> None:
+def test_offline_and_live_give_the_same_onsets_and_levels(
+        tmp_path: Path, jack: str, noise_reference: NoiseReference) -> None:
+    for attempt in noise_reference.attempts(2):
+        with attempt:
+            _compare(tmp_path, jack, attempt.window)
+
+
+def _compare(tmp_path: Path, jack: str, noise: Window) -> None:
     _write_stems(tmp_path)
     loaded = load_score(tmp_path / "score.toml")
     commands = [(round((BASE + at) * RATE), parse_command(body)) for at, body in CUES]
     offline = render(loaded, commands, round(SECONDS * RATE)).audio
     assert offline is not None
-    live, xruns = _play_live(jack, tmp_path)
+    live, xruns, total = _play_live(jack, tmp_path)
     assert len(live) >= len(offline) - PERIOD
 
     # from 0.1 s: pyo fades a live server's output in over its first ~240 samples
@@ -218,3 +227,4 @@ def test_offline_and_live_give_the_same_onsets_and_levels(tmp_path: Path, jack: 
     print(f"parity: worst onset difference {worst_onset} samples over {len(expected)} onsets, "
           f"worst level difference {max(abs(d) for d in differences):.4f} dB over "
           f"{len(differences)} windows; xruns at {xruns}")
+    noise.judge(total)

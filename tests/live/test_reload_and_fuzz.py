@@ -17,7 +17,7 @@ from pythonosc.osc_packet import OscPacket
 
 from adaptive.live.osc import encode_bundle, encode_message
 from tests.audio import sine_level_db
-from tests.live.harness import RATE, SPORADIC_XRUNS, Recorder, serve
+from tests.live.harness import RATE, Recorder, Window, serve
 
 pytestmark = pytest.mark.jack
 
@@ -33,7 +33,7 @@ def status(port: int) -> dict[str, object]:
 
 
 def test_reload_takes_over_and_a_bad_score_keeps_the_old_one(
-        stem_score: Path, jack: str, tmp_path: Path) -> None:
+        stem_score: Path, jack: str, tmp_path: Path, noise: Window) -> None:
     for item in stem_score.parent.iterdir():
         shutil.copy(item, tmp_path / item.name)
     score = tmp_path / "score.toml"
@@ -63,7 +63,7 @@ def test_reload_takes_over_and_a_bad_score_keeps_the_old_one(
     assert abs(level_after - -6.0) < 0.5
     assert abs(level_kept - -6.0) < 0.5  # the bad reload left the good score playing
     assert np.all(np.isfinite(audio))
-    assert recorder.xruns <= SPORADIC_XRUNS
+    noise.judge(recorder.xruns)
 
 
 def _garbage(rng: random.Random) -> tuple[bytes, str]:
@@ -90,7 +90,8 @@ def _garbage(rng: random.Random) -> tuple[bytes, str]:
     return bundle[:16] + struct.pack(">i", 999) + bundle[20:28], "osc_malformed"
 
 
-def test_fuzz_of_malformed_osc_never_stops_the_music(stem_score: Path, jack: str) -> None:
+def test_fuzz_of_malformed_osc_never_stops_the_music(stem_score: Path, jack: str,
+                                                     noise: Window) -> None:
     rng = random.Random(7)
     recorder = Recorder(jack, seconds=40)
     recorder.start()
@@ -125,4 +126,4 @@ def test_fuzz_of_malformed_osc_never_stops_the_music(stem_score: Path, jack: str
     rms = np.sqrt(np.mean(played[: len(played) // window * window].reshape(-1, window) ** 2,
                           axis=1))
     assert rms.min() > 0.01, "a gap in the audio"
-    assert recorder.xruns <= SPORADIC_XRUNS
+    noise.judge(recorder.xruns)

@@ -4,7 +4,8 @@ The stems are seeded noise (any frame out of place shows), longer than a ring an
 (1.37 s), at a tempo whose bars are fractional samples long, so loops wrap between
 samples. The same score and timeline are rendered with every stem in RAM and with every
 stem streamed: transitions (from the start, and at the same position), loops over many
-wraps, a section played once, a mono stem, a stinger, a rest, and a seek. The renders
+wraps, a section played once, a mono stem, a stinger, a rest, and a seek; the stems are
+WAV, FLAC, AIFF and Ogg Vorbis (a compressed stem streams like any other). The renders
 must be identical, sample for sample. A stalled disk (the fill skipped for 3 s) mutes the
 streamed layer with a short fade, counts underruns, and brings it back at its right
 position: from then on the render is the RAM one again.
@@ -37,7 +38,7 @@ bars = 4
 [sections.a.layers.wide]
 stem = "a_wide.wav"
 [sections.a.layers.narrow]
-stem = "a_mono.wav"
+stem = "a_mono.ogg"
 gain = -3.0
 [sections.b]
 tempo = 133.3
@@ -50,7 +51,7 @@ bars = 3
 loop = false
 next = "a"
 [sections.once.layers.bed]
-stem = "once.wav"
+stem = "once.aiff"
 [stingers.hit]
 stem = "hit.wav"
 [[transitions]]
@@ -76,16 +77,17 @@ Audio = npt.NDArray[np.float32]
 def _noise(path: Path, seconds: float, channels: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     data = (rng.standard_normal((round(seconds * SR), channels)) * 0.05)
-    soundfile.write(str(path), data, SR, subtype="PCM_24")
+    subtype = "VORBIS" if path.suffix == ".ogg" else "PCM_24"
+    soundfile.write(str(path), data, SR, subtype=subtype)
 
 
 @pytest.fixture(scope="module")
 def stems(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("stream")
     _noise(directory / "a_wide.wav", 10.5, 2, 1)  # 4 bars at 97: 9.897 s
-    _noise(directory / "a_mono.wav", 10.5, 1, 2)
+    _noise(directory / "a_mono.ogg", 10.5, 1, 2)  # Ogg Vorbis: decoded, seeked into
     _noise(directory / "b.flac", 9.5, 2, 3)  # 5 bars at 133.3: 9.002 s
-    _noise(directory / "once.wav", 6.5, 2, 4)
+    _noise(directory / "once.aiff", 6.5, 2, 4)
     write_marker(directory / "hit.wav", 0.5, positions=(0,), amplitude=0.3)
     return directory
 

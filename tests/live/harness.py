@@ -6,6 +6,7 @@ Each is started by the test suite on a unique name or a free port, and stopped b
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -40,6 +41,17 @@ NOISE_FACTOR = 2
 `SPORADIC_XRUNS`: it has more clients in its cycle (the server, the recorder, sometimes
 mpv), each one more wake-up a busy machine can make late (measured on a noisy VM:
 plain pyo 15–26 per 15 s, `adaptive serve` 24–27 in the same minutes)."""
+
+
+def less_lost_periods(error: float, lost: int) -> float:
+    """A recorded position or onset error less the whole periods xruns can have moved it by
+    (at most `lost`: the xruns counted before it). A period the graph missed plays late by a
+    period from then on, and the recorder's own lost period shifts its recording by one; the
+    remainder is what the engine got wrong."""
+    if not math.isfinite(error):
+        return error
+    periods = max(-lost, min(lost, round(error / PERIOD)))
+    return error - periods * PERIOD
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:

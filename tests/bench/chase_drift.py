@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.live.harness import RATE, Recorder, jack_server, serve
+from tests.live.harness import RATE, NoiseReference, Recorder, jack_server, serve
 from tests.live.test_chase_live import LOOP, Player, Reference, _position, _write
 
 OUT = Path("docs/bench")
@@ -36,6 +36,8 @@ EVERY = 1.0  # seconds between position windows
 
 def measure(minutes: float) -> dict[str, Any]:
     seconds = minutes * 60
+    machine = NoiseReference()  # a plain pyo client on a JACK server of its own
+    machine.start()
     with tempfile.TemporaryDirectory(prefix="adaptive-drift-") as scratch, \
             jack_server() as jack:
         directory = Path(scratch)
@@ -48,6 +50,7 @@ def measure(minutes: float) -> dict[str, Any]:
             with serve(directory / "score.toml", jack, "--jack-connect", ports, "--timeline",
                        str(directory / "sheet.toml"), "--follow", "osc") as served:
                 player = Player(served.osc_port, recorder.frame_time)
+                window = machine.window()
                 player.wait(3.0)
                 began = time.time()
                 print(f"playing {minutes:g} min of film from {START_FILM:g} s ...", flush=True)
@@ -55,12 +58,14 @@ def measure(minutes: float) -> dict[str, Any]:
                 player.wait(0.5)
                 first = recorder.recorded_frame(0)
                 audio = np.array(recorder.audio()[:, 0])
-                xrun_at = [recorder.recorded_frame(f) for f in recorder.xrun_frames]
+                xrun_at = recorder.xrun_frames  # indices in the recording
                 xruns = recorder.xruns
+                plain_xruns = window.xruns
                 served.stop()
                 lines = list(served.log_lines)
         finally:
             recorder.stop()
+            machine.stop()
 
     np.savez(RAW, audio=audio, clock=np.array(player.clock), began=began, first=first,
              xrun_at=np.array(xrun_at))  # to analyse again without a 10-minute run
@@ -93,7 +98,7 @@ def measure(minutes: float) -> dict[str, Any]:
             "median_ms": float(np.median(np.abs(error_ms))),
             "first_minute_worst_ms": per_minute[0], "last_minute_worst_ms": per_minute[-1],
             "per_minute_worst_ms": per_minute, "rechases": len(rechases),
-            "rechase_lines": rechases[:20], "xruns": xruns,
+            "rechase_lines": rechases[:20], "xruns": xruns, "plain_client_xruns": plain_xruns,
             "series": {"t": times, "error_ms": errors}}
 
 
@@ -136,7 +141,8 @@ def main() -> None:
           f"median {figures['median_ms']:.3f} ms over {figures['windows']} of "
           f"{figures['windows_planned']} windows")
     print("worst per minute (ms):", " ".join(f"{v:.2f}" for v in figures["per_minute_worst_ms"]))
-    print(f"re-chases: {figures['rechases']}; xruns: {figures['xruns']}")
+    print(f"re-chases: {figures['rechases']}; xruns: {figures['xruns']} (a plain pyo client "
+          f"on a JACK server of its own, same minutes: {figures['plain_client_xruns']})")
     for line in figures["rechase_lines"]:
         print("  ", line)
     print(f"wrote {args.out / 'chase_drift.json'} and {args.out / 'chase_drift.png'}")

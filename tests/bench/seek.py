@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import soundfile
+from pythonosc.osc_packet import OscPacket
 
+from adaptive.live.osc import encode_message
 from tests.live.harness import RATE, NoiseReference, Recorder, jack_server, serve
 from tests.live.test_chase_live import Player, Reference
 
@@ -80,44 +84,60 @@ def _drop_page_cache() -> bool:
 
 
 def measure(stems: int, cold: bool, jumps: int) -> dict[str, Any]:
-    reference_noise = NoiseReference()
-    reference_noise.start()
-    with tempfile.TemporaryDirectory(prefix="adaptive-seek-") as scratch, \
-            jack_server() as jack:
-        directory = Path(scratch)
-        print(f"writing {stems} stereo stems of {SECONDS} s ...", flush=True)
-        mix = _write(directory, stems)
-        plan = JUMPS[:jumps]
-        recorder = Recorder(jack, seconds=8.0 + 3.0 * len(plan) + 10)
-        recorder.start()
-        dropped = True
-        try:
-            ports = f"{recorder.name}:in_1,{recorder.name}:in_2"
-            with serve(directory / "score.toml", jack, "--jack-connect", ports, "--timeline",
-                       str(directory / "sheet.toml"), "--follow", "osc") as served:
-                started_xruns = recorder.xruns
-                noise_window = reference_noise.window()
-                player = Player(served.osc_port, recorder.frame_time)
-                player.wait(3.0)  # the audio clock's first window
-                player.marks["play"] = time.time()
-                player.play(10.0, 2.0)
-                for index, film in enumerate(plan):
-                    if cold:
-                        player.send("/transport/state", "pause")
-                        dropped = _drop_page_cache() and dropped
-                        player.wait(0.3)
-                    player.marks[f"jump {index}"] = time.time()
-                    player.play(film, 2.5)
-                player.wait(0.5)
-                first = recorder.recorded_frame(0)
-                audio = np.array(recorder.audio()[:, 0])
-                xruns = recorder.xruns - started_xruns
-                machine = noise_window.xruns
-                served.stop()
-                lines = list(served.log_lines)
-        finally:
-            recorder.stop()
-            reference_noise.stop()
+    machine = NoiseReference()
+    machine.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="adaptive-seek-") as scratch, \
+                jack_server() as jack:
+            directory = Path(scratch)
+            print(f"writing {stems} stereo stems of {SECONDS} s ...", flush=True)
+            return play_jumps(jack, directory, _write(directory, stems), JUMPS[:jumps], cold,
+                              machine)
+    finally:
+        machine.stop()
+
+
+def play_jumps(jack: str, directory: Path, mix: npt.NDArray[np.float64], plan: Sequence[float],
+               cold: bool, machine: NoiseReference) -> dict[str, Any]:
+    """Serve the score written by `_write`, play from 10 s, jump to each film time of
+    `plan`; the figures (also for tests/live/test_stream_live)."""
+    stems = len(list(directory.glob("stem*.wav")))
+    recorder = Recorder(jack, seconds=8.0 + 3.0 * len(plan) + 10)
+    recorder.start()
+    dropped = True
+    try:
+        ports = f"{recorder.name}:in_1,{recorder.name}:in_2"
+        with serve(directory / "score.toml", jack, "--jack-connect", ports, "--timeline",
+                   str(directory / "sheet.toml"), "--follow", "osc") as served:
+            started_xruns = recorder.xruns
+            window = machine.window()
+            player = Player(served.osc_port, recorder.frame_time)
+            player.wait(3.0)  # the audio clock's first window
+            player.marks["play"] = time.time()
+            player.play(10.0, 2.0)
+            for index, film in enumerate(plan):
+                if cold:
+                    player.send("/transport/state", "pause")
+                    dropped = _drop_page_cache() and dropped
+                    player.wait(0.3)
+                player.marks[f"jump {index}"] = time.time()
+                player.play(film, 2.5)
+            player.wait(0.5)
+            player.sock.close()
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                sock.settimeout(2.0)
+                sock.sendto(encode_message("/status", []), ("127.0.0.1", served.osc_port))
+                data, _ = sock.recvfrom(65536)
+            streams = json.loads(OscPacket(data).messages[0].message.params[0])["streams"]
+            first = recorder.recorded_frame(0)
+            audio = np.array(recorder.audio()[:, 0])
+            xruns = recorder.xruns - started_xruns
+            xrun_at = recorder.xrun_frames
+            plain_xruns = window.xruns
+            served.stop()
+            lines = list(served.log_lines)
+    finally:
+        recorder.stop()
 
     reference = Reference(player, first)
     settle: dict[str, float | None] = {}
@@ -135,7 +155,8 @@ def measure(stems: int, cold: bool, jumps: int) -> dict[str, Any]:
             "settle_ms": settle, "worst_ms": max(found) if found else None,
             "median_ms": float(np.median(found)) if found else None,
             "missed": sum(v is None for v in settle.values()), "xruns": xruns,
-            "plain_client_xruns": machine, "replay": placed[:1]}
+            "xrun_at": xrun_at, "plain_client_xruns": plain_xruns, "streams": streams,
+            "replay": placed[:1]}
 
 
 def main() -> None:
@@ -161,6 +182,7 @@ def main() -> None:
               f"(target: one frame, 41.7 ms at 24 fps)")
     print(f"xruns: {figures['xruns']}; the plain pyo client beside it: "
           f"{figures['plain_client_xruns']}")
+    print("streams:", figures["streams"])
     for line in figures["replay"]:
         print("server:", line)
     print(f"wrote {args.out / name}")

@@ -68,6 +68,7 @@ class StartRest:
     release: int
     stop: bool = False  # a transport stop rather than a musical rest
     why: str = field(default="", compare=False)
+    panic: bool = False  # a performer's panic: its own gate, opened only by a resume
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class EndRest:
     at: int
     fade_in: int
     why: str = field(default="", compare=False)
+    unpanic: bool = False  # a resume after a panic: opens the panic gate too
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adaptive.errors import AdaptiveError
+
+if TYPE_CHECKING:
+    from adaptive.web.surface import HttpConfig
 
 log = logging.getLogger("adaptive")
 
@@ -126,6 +131,18 @@ def _cmd_render(args: argparse.Namespace) -> int:
         print(f"adaptive: error: {message}", file=sys.stderr)
         return 2
 
+    if args.replay:
+        if args.timeline:
+            return usage("--timeline and --replay both say what to render; fix: give one")
+        if args.start_from or args.to or args.video or args.music:
+            return usage("--replay renders the whole show; fix: drop --from, --to, --video "
+                         "and --music (--duration cuts it short)")
+        return _replay(args)
+    if args.other_score:
+        return usage("--other-score goes with --replay SHOW.jsonl; fix: drop it")
+    if not args.timeline:
+        return usage("render needs a sheet or a show; fix: add --timeline SHEET, or "
+                     "--replay SHOW.jsonl (the show log adaptive serve wrote)")
     output = Path(args.output)
     is_video = output.suffix.lower() in PREVIEW_SUFFIXES
     if is_video and not args.video:
@@ -187,6 +204,47 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    """`render --replay SHOW`: the show again, each command on the sample it took live."""
+    from adaptive.render import Progress, render_to_file
+    from adaptive.score.load import load_score
+    from adaptive.showlog import ReplaySchedule, check_events, check_show, read_show
+
+    show = read_show(Path(args.replay))  # a bad log fails before the score is loaded
+    loaded = load_score(args.score)
+    rate = loaded.sample_rate
+    check_show(show, loaded.score, loaded.path, args.replay, rate, args.other_score)
+    if args.duration is not None and not args.duration > 0:
+        print(f"adaptive: error: --duration {args.duration:g}: must be seconds > 0",
+              file=sys.stderr)
+        return 2
+    for reload in show.reloads:
+        log.warning("%s: the score was reloaded at %.3f s; the replay plays %s throughout",
+                    args.replay, reload.sample / rate, loaded.path)
+    header = show.header
+    frames = show.frames() if args.duration is None else round(args.duration * rate)
+    result = render_to_file(loaded, [], frames, Path(args.output),
+                            subtype=SUBTYPES[args.format], seed=header.seed,
+                            progress=Progress(frames / rate, label="replaying"),
+                            keep_audio=args.plot is not None,
+                            schedule=ReplaySchedule(show, loaded.score),
+                            horizon_blocks=header.horizon_blocks, block=header.block)
+    for at, command, message in result.rejected:
+        log.warning("command at %.3f s (%s) ignored: %s", at / rate, command.cmd, message)
+    checked = check_events(show, result.actions, frames)
+    print(f"wrote {args.output} ({frames / rate:.1f} s of the show at {rate} Hz, "
+          f"{len(show.steps)} commands, {result.speed:.1f}x real time); {checked.summary()}")
+    if args.plot is not None:
+        from adaptive.plot import plot_render
+        from adaptive.trace import build_trace, stinger_frames
+
+        trace = build_trace(loaded.score, result.actions, rate, frames / rate,
+                            stinger_frames=stinger_frames(loaded))
+        plot_render(trace, result.audio, rate, Path(args.plot), loaded.score.score.name)
+        print(f"wrote {args.plot}")
+    return 1 if checked.missing else 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     score, timeline = demo_paths()
     return _render(score, timeline, Path(args.output),
@@ -244,7 +302,28 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return serve(ServeConfig(score, audio, osc, mqtt, args.watch, args.seed, args.name,
                              Path(args.timeline) if args.timeline else None,
                              start_from=args.start_from, follow=follow, chase=chase,
-                             warning=args.warning))
+                             warning=args.warning, show_log=args.show_log,
+                             http=_http_config(args), go_lockout=args.go_lockout))
+
+
+def _seconds_arg(text: str) -> float:
+    """A number of seconds >= 0 (argparse reports a bad one as a usage error)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected seconds >= 0")
+    return value
+
+
+def _http_config(args: argparse.Namespace) -> HttpConfig | None:
+    """`--http` and `--http-token` (a bad value raises a one-line AdaptiveError)."""
+    if not args.http:
+        return None
+    from adaptive.web.surface import HttpConfig
+
+    return HttpConfig.parse(args.http, args.http_token)
 
 
 def _cmd_devices(args: argparse.Namespace) -> int:
@@ -288,8 +367,13 @@ def build_parser() -> argparse.ArgumentParser:
         "frame. Audio in the preview: AAC 320 kb/s in .mp4/.m4v, 24-bit PCM in .mov/.mkv. "
         "Needs ffmpeg (Debian package ffmpeg).")
     render.add_argument("score")
-    render.add_argument("--timeline", required=True, metavar="SHEET",
+    render.add_argument("--timeline", metavar="SHEET",
                         help="TOML file of timed commands (seconds or film timecode)")
+    render.add_argument("--replay", metavar="SHOW", help="a show log (.jsonl) written by "
+                        "serve: render the show again, each command on the sample it took "
+                        "live (with the show's seed and block)")
+    render.add_argument("--other-score", action="store_true", help="with --replay: play "
+                        "the show with this score even if it is not the file it played")
     render.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="audio file to write (.wav), or with --video the preview "
                         "(.mp4, .mov, .mkv)")
@@ -347,6 +431,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--mqtt-prefix", help="topic prefix (default adaptive/NAME)")
     serve.add_argument("--mqtt-qos", type=int, choices=[0, 1, 2], default=0)
     serve.add_argument("--mqtt-ca", help="CA certificate file for mqtts://")
+    serve.add_argument("--http", metavar="HOST:PORT", help="serve the control surface (a "
+                       "web page) and /metrics there, e.g. 127.0.0.1:8080; beyond loopback "
+                       "(0.0.0.0:8080, for a tablet) the page asks for a token")
+    serve.add_argument("--http-token", help="the token beyond loopback (default: a new one, "
+                       "printed at start)")
     serve.add_argument("--name", default="default", help="instance name")
     serve.add_argument("--watch", action="store_true", help="reload the score when it changes")
     serve.add_argument("--timeline", help="a cue sheet (TOML, in seconds or film timecode): "
@@ -370,6 +459,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--warning", type=float, default=3.0, metavar="SECONDS",
                        help="/event/warning this long before each hit")
     serve.add_argument("--seed", type=int, default=1)
+    serve.add_argument("--go-lockout", type=_seconds_arg, default=0.5, metavar="SECONDS",
+                       help="a second /go sooner than this after one that fired is ignored "
+                       "and counted (default 0.5)")
+    serve.add_argument("--show-log", metavar="PATH", help="log every command acted on as "
+                       "JSON lines, for render --replay: this file, a dated file in this "
+                       "directory, or 'none' (default: SCORE.show-DATE.jsonl beside the "
+                       "score)")
     serve.set_defaults(func=_cmd_serve)
 
     devices = commands.add_parser("devices", help="list PortAudio output devices")

@@ -1,4 +1,4 @@
-"""The one command vocabulary shared by timelines, the CLI and (later) OSC and MQTT.
+"""The one command vocabulary shared by timelines, the CLI, OSC and MQTT.
 
 Every input is parsed into one of these pydantic models; anything else is rejected at the
 edge with a message naming the field, so the conductor only ever sees valid commands.
@@ -9,7 +9,14 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from adaptive.score.model import Quantize
 
@@ -161,13 +168,85 @@ class Play(_Command):
     cmd: Literal["play"] = "play"
 
 
+ArmKind = Literal["section", "stinger", "state", "rest", "resume"]
+
+
+class Arm(_Command):
+    """Prepare a move without doing it: `go` fires it (see `perform`). A section, stinger
+    or state needs its name; `resume` may name the section to re-enter with."""
+
+    cmd: Literal["arm"] = "arm"
+    what: ArmKind
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> Arm:
+        if self.what in ("section", "stinger", "state") and not self.name:
+            raise ValueError(f"arming a {self.what} needs its name")
+        if self.what == "rest" and self.name is not None:
+            raise ValueError("a rest takes no name")
+        return self
+
+    def move(self) -> GoToSection | PlayStinger | SetState | Rest | Resume:
+        """The command this arms (fired by `go`, or where a `devamp` leaves)."""
+        if self.what == "section":
+            return GoToSection(name=self.name or "")
+        if self.what == "stinger":
+            return PlayStinger(name=self.name or "")
+        if self.what == "state":
+            return SetState(name=self.name or "")
+        if self.what == "rest":
+            return Rest()
+        return Resume(section=self.name)
+
+
+class Go(_Command):
+    """Fire what is armed on its sync point (or on `when`); a second GO within the lockout
+    is ignored and counted, so a double press never fires twice."""
+
+    cmd: Literal["go"] = "go"
+    when: Quantize | None = Field(None, description="overrides the armed move's sync point")
+
+
+class Disarm(_Command):
+    cmd: Literal["disarm"] = "disarm"
+
+
+class Vamp(_Command):
+    """Hold the music: from the next bar, the last `bars` bars repeat until `devamp`."""
+
+    cmd: Literal["vamp"] = "vamp"
+    bars: int = Field(1, ge=1, le=64)
+
+
+class Devamp(_Command):
+    """Leave the vamp at the next beat or bar, firing what is armed there (if anything)."""
+
+    cmd: Literal["devamp"] = "devamp"
+    exit: Literal["beat", "bar"] = "bar"
+
+
+class Panic(_Command):
+    """Fade everything (bed, stingers, tails) to silence over `seconds` and hold it until
+    `resume` or `play`; 0 is a hard stop (with the 3 ms anti-click fade)."""
+
+    cmd: Literal["panic"] = "panic"
+    seconds: float = Field(2.0, ge=0.0, le=60.0)
+
+    @field_validator("seconds")
+    @classmethod
+    def _seconds(cls, value: float) -> float:
+        return _finite(value)
+
+
 class Stop(_Command):
     cmd: Literal["stop"] = "stop"
 
 
 Command = Annotated[
     SetParam | SetParams | SetState | GoToSection | PlayStinger | Rest | Resume | Play | Stop
-    | LayerMute | LayerSolo | LayerGain | LayerAuto | TempoBend | Transport,
+    | LayerMute | LayerSolo | LayerGain | LayerAuto | TempoBend | Transport
+    | Arm | Go | Disarm | Vamp | Devamp | Panic,
     Field(discriminator="cmd"),
 ]
 

@@ -17,6 +17,13 @@ computes and what `state` reports are the same numbers. Released actions are rem
 (per voice slot, per rest) so `state(sample)` can say what is sounding at any sample up to
 the horizon. Section choice by parameters goes through a debounce (`choice.Debounce`).
 
+The performer's commands (`perform`) ride on the same machinery: a GO hands the armed move
+to its handler at the GO's sample (the lockout counted in samples, so a render ignores the
+same double press a show would); a vamp is a series of hard steps of a voice's position
+offset, planned one repeat ahead as the music reaches each (a step already written when a
+devamp comes is replaced by its start value); a panic is a rest on a gate of its own that
+only `resume` or `play` opens, after dropping what is pending.
+
 Where a move lands on the grid is the planner's job (`planner`), which voice slot plays it
 the allocator's (`slots`); the command vocabulary maps to handlers through one table
 (`_HANDLERS`).
@@ -46,12 +53,17 @@ from adaptive.actions import (
 )
 from adaptive.choice import REST, Debounce, explain, pick
 from adaptive.commands import (
+    Arm,
     Command,
+    Devamp,
+    Disarm,
+    Go,
     GoToSection,
     LayerAuto,
     LayerGain,
     LayerMute,
     LayerSolo,
+    Panic,
     Play,
     PlayStinger,
     Rest,
@@ -62,15 +74,18 @@ from adaptive.commands import (
     Stop,
     TempoBend,
     Transport,
+    Vamp,
 )
 from adaptive.curves import MIN_SMOOTHING
 from adaptive.errors import CommandError
+from adaptive.musical_time import Grid, first_sample
 from adaptive.overrides import LayerOverrides
-from adaptive.planner import ActionQueue, Bed, Planner, Queued
+from adaptive.perform import GO_LOCKOUT_SECONDS, Arming, VampSteps
+from adaptive.planner import DECLICK_SECONDS, ActionQueue, Bed, Plan, Planner, Queued
 from adaptive.ramps import Ramp
 from adaptive.score.model import Quantize, Score
 from adaptive.slots import SLOTS_PER_SECTION, STINGER_SLOTS, SlotAllocator, SlotKey
-from adaptive.snapshot import MusicState, Pending, SoundingVoice
+from adaptive.snapshot import Armed, MusicState, Pending, SoundingVoice, VampState
 
 __all__ = ["SLOTS_PER_SECTION", "STINGER_SLOTS", "Bed", "Carry", "Conductor"]
 
@@ -107,13 +122,14 @@ class Conductor:
     def __init__(self, score: Score, sample_rate: int, start: int = 0,
                  carry: Carry | None = None, keep_released: bool = True,
                  reserved: Mapping[SlotKey, float] | None = None,
-                 silent: bool = False) -> None:
+                 silent: bool = False, go_lockout: float = GO_LOCKOUT_SECONDS) -> None:
         """`carry` continues another conductor's music (a hot reload): its parameters, and
         its section at the same bar position if this score has a section of that name.
         `keep_released` records every released action in `released` (a render's trace); a
         live server runs for hours and thousands of messages a second, so it does not.
         `reserved`: voice slots still sounding for a conductor this one takes over from.
-        `silent`: start stopped, with no section (a film's pause: see `Driver.halt`)."""
+        `silent`: start stopped, with no section (a film's pause: see `Driver.halt`).
+        `go_lockout`: seconds after a GO within which another GO is ignored."""
         self.keep_released = keep_released
         self.score = score
         self.sample_rate = sample_rate
@@ -144,6 +160,15 @@ class Conductor:
         self._bends: dict[SlotKey, Ramp] = {}
         """Per voice, the position offset of its tempo bends (samples; see `Planner.bend`)."""
         self._recent: deque[Action] = deque(maxlen=RECENT_ACTIONS)
+        self.arming = Arming.seconds(go_lockout, sample_rate)
+        """What is armed and the GO lockout: the performer's, kept across seeks."""
+        self.ignored: list[tuple[int, Command, str]] = []
+        """GOs the lockout ignored: the caller counts them (never an error)."""
+        self.panicked = False
+        """A panic holds the music: only `resume` or `play` ends it."""
+        self._vamp: VampSteps | None = None
+        self._vamp_plan = Plan([])
+        self._vamp_released: BendVoices | None = None
         first = self._initial_section()
         origin = float(start)
         if carry is not None and carry.section in score.sections:
@@ -217,6 +242,8 @@ class Conductor:
     def _release(self, item: Queued) -> Action:
         if item.plan is not None:
             item.plan.committed = True
+            if item.plan is self._vamp_plan and isinstance(item.action, BendVoices):
+                self._vamp_step_released(item.action)
         action = item.action
         if isinstance(action, CONTROL_ACTIONS):
             return action  # their state is the ramps; floods of them are not remembered
@@ -230,6 +257,10 @@ class Conductor:
             run = self._runs.get((action.section, action.slot))
             if run is not None:
                 run.stop = action
+            vamp = self._vamp
+            if vamp is not None and vamp.key == (action.section, action.slot):
+                self._queue.drop(lambda q: q.plan is self._vamp_plan)  # it fades out as it is
+                self._vamp = None
         elif isinstance(action, EndRest):
             self.planner.resting = False
         return action
@@ -255,12 +286,16 @@ class Conductor:
         self.planner.transition(command.name, now, command.when, why=why, anchor=anchor)
 
     def _on_stinger(self, command: PlayStinger, now: int, why: str) -> None:
+        if self.panicked:
+            raise CommandError(f"stinger {command.name!r} during a panic; fix: /resume first")
         self.planner.stinger(command.name, now, why, command.when)
 
     def _on_rest(self, command: Rest, now: int, why: str) -> None:
         self.planner.rest(now, command.beats, command.bars, command.when, why=why)
 
     def _on_bend(self, command: TempoBend, now: int, why: str) -> None:
+        if self._vamp is not None:
+            raise CommandError("a tempo bend during a vamp; fix: /devamp first")
         key, length, gained = self.planner.bend(now, now + command.land_after * self.sample_rate)
         held = self._bends.get(key, Ramp.constant(0.0))
         ramp = Ramp(now, length, held.value_at(now - 1), held.value_at(now - 1) + gained)
@@ -274,13 +309,154 @@ class Conductor:
     def _on_resume(self, command: Resume, now: int, why: str) -> None:
         if command.section is not None:
             self._require_section(command.section)
-        self.planner.resume(now, command.section, why)
+        self._resume(now, command.section, why)
+
+    def _resume(self, now: int, section: str | None, why: str) -> None:
+        if self.panicked:
+            self.panicked = False
+            self.planner.unpanic(now, section, why)
+        else:
+            self.planner.resume(now, section, why)
 
     def _on_stop(self, command: Stop, now: int, why: str) -> None:
         self.planner.rest(now, None, None, when=Quantize.IMMEDIATE, why=why, stop=True)
 
     def _on_play(self, command: Play, now: int, why: str) -> None:
-        self.planner.resume(now, None, why)
+        self._resume(now, None, why)
+
+    # ------------------------------------------------------- performer commands
+
+    def _on_arm(self, command: Arm, now: int, why: str) -> None:
+        kinds: dict[str, Mapping[str, object]] = {
+            "section": self.score.sections, "stinger": self.score.stingers,
+            "state": self.score.states, "resume": self.score.sections}
+        known = kinds.get(command.what)
+        if known is not None and command.name is not None and command.name not in known:
+            raise CommandError(f"unknown {'section' if command.what == 'resume' else command.what}"
+                               f" {command.name!r}")
+        self.arming.arm(command)
+
+    def _on_disarm(self, command: Disarm, now: int, why: str) -> None:
+        self.arming.disarm()
+
+    def _on_go(self, command: Go, now: int, why: str) -> None:
+        fired = self.arming.go(now)
+        if fired is None:
+            self.ignored.append((now, command, f"a second GO within the {self.arming.lockout} "
+                                 "sample lockout: ignored"))
+            return
+        self._fire(fired, now, command.when, f"{why} ({_describe(fired, '')})")
+
+    def _fire(self, armed: Arm, now: int, when: Quantize | None, why: str) -> None:
+        move = armed.move()
+        if when is not None and "when" in type(move).model_fields:
+            move = move.model_copy(update={"when": when})
+        _HANDLERS[type(move)](self, move, now, why)
+
+    def _on_vamp(self, command: Vamp, now: int, why: str) -> None:
+        """From the next bar, the last `bars` bars repeat (a move not begun is dropped: the
+        vamp holds the music where it is)."""
+        if self.panicked:
+            raise CommandError("a vamp during a panic; fix: /resume first")
+        if self._vamp is not None:
+            raise CommandError("already vamping; fix: /devamp first")
+        self.planner.cancel_pending()
+        bed = self.planner.sounding(now)
+        if bed is None or bed is not self.bed or bed.start > now:
+            raise CommandError("a vamp needs a section sounding with nothing pending")
+        key = (bed.section, bed.slot)
+        held = self._bends.get(key)
+        if held is not None and held.end >= now:
+            raise CommandError("a vamp during a tempo bend; fix: wait for its hit")
+        spec = self.score.sections[bed.section]
+        grid = bed.grid
+        first = grid.next_instant(float(now), "bar")
+        length = command.bars * grid.samples_per_bar
+        into = (first - grid.origin) / grid.samples_per_bar  # bars played at the first repeat
+        if spec.loop and command.bars > spec.bars:
+            raise CommandError(f"vamp of {command.bars} bars: {bed.section!r} has {spec.bars}")
+        if not spec.loop and (into < command.bars - 1e-9 or
+                              (bed.end is not None and first_sample(first) > bed.end)):
+            raise CommandError(f"vamp of {command.bars} bars: {bed.section!r} (played once) "
+                               f"has {into:.0f} bars before the next bar line and "
+                               f"{spec.bars} in all")
+        base = held.value_at(now) if held is not None else 0.0
+        self._vamp = VampSteps(key, first, length, command.bars, base)
+        self._vamp_plan = Plan([])
+        self._vamp_released = None
+        self._push_vamp_step()
+
+    def _push_vamp_step(self) -> None:
+        vamp = self._vamp
+        assert vamp is not None
+        step = vamp.step(vamp.next_index)
+        vamp.next_index += 1
+        self._queue.push(BendVoices(step.start, {vamp.key: step}), self._vamp_plan)
+
+    def _vamp_step_released(self, action: BendVoices) -> None:
+        vamp = self._vamp
+        if vamp is None:
+            return
+        self._bends[vamp.key] = action.ramps[vamp.key]
+        self._vamp_released = action
+        bed = self.bed
+        if bed is not None and bed.end is None:  # a play-once bed moves once, on leaving
+            self.planner.shift_bed(vamp.key[0], vamp.key[1], vamp.length)
+            vamp.shifted += vamp.length
+        self._push_vamp_step()  # the next repeat, planned as the music reaches this one
+
+    def _on_devamp(self, command: Devamp, now: int, why: str) -> None:
+        vamp = self._vamp
+        if vamp is None:
+            raise CommandError("/devamp while not vamping")
+        section = self.score.sections[vamp.key[0]]
+        grid = Grid(self.sample_rate, section.tempo, section.parsed_meter, vamp.first)
+        leave = first_sample(grid.next_instant(float(now), command.exit))
+        self._leave_vamp(leave, now)
+        armed = self.arming.disarm()
+        if armed is not None:
+            move = armed.move()
+            if "when" in type(move).model_fields:
+                move = move.model_copy(update={"when": Quantize.IMMEDIATE})
+            self.submit(move, leave, f"{why} ({_describe(armed, '')})")
+
+    def _leave_vamp(self, leave: int, now: int) -> None:
+        """No repeat from sample `leave` on: the voice plays on from where it is (into the
+        bar after the vamped ones when it leaves on a bar line)."""
+        vamp = self._vamp
+        assert vamp is not None
+        self._queue.drop(lambda q: q.plan is self._vamp_plan)
+        released = self._vamp_released
+        if released is not None and released.at >= leave:
+            # written ahead already: replace it with the offset it starts from
+            step = released.ramps[vamp.key]
+            undo = Ramp(now, 1, step.start_value, step.start_value)
+            self._bends[vamp.key] = undo
+            self._queue.push(BendVoices(now, {vamp.key: undo}), None)
+        held = self._bends.get(vamp.key)
+        offset = held.value_at(leave) if held is not None else vamp.base
+        self.planner.shift_bed(vamp.key[0], vamp.key[1], vamp.base - offset - vamp.shifted)
+        self._vamp = None
+
+    def keep_panic(self, at: int) -> None:
+        """Take over the panic of the conductor this one replaces (a reload): the new
+        graph's panic gate is shut from `at`, its first sample."""
+        self.planner.panic(at, 1, "a panic holds across a reload", drop=False)
+        self.panicked = True
+
+    def _on_panic(self, command: Panic, now: int, why: str) -> None:
+        """Everything to silence over `seconds` and held: a move or rest not begun, pending
+        re-entries, stingers, a vamp and what is armed are dropped. A second panic while
+        one holds changes nothing."""
+        if self.panicked:
+            return
+        if self._vamp is not None:
+            self._leave_vamp(now, now)
+        self.arming.disarm()
+        release = max(round(command.seconds * self.sample_rate),
+                      round(DECLICK_SECONDS * self.sample_rate), 1)
+        self.planner.panic(now, release, why)
+        self.panicked = True
 
     def _on_layer(self, command: LayerMute | LayerSolo | LayerGain | LayerAuto, now: int,
                   why: str) -> None:
@@ -332,7 +508,7 @@ class Conductor:
     def _act_on_choice(self, now: int) -> None:
         before = self._debounce.acted
         target = self._debounce.take(now)
-        if target is None:
+        if target is None or self.panicked:  # parameters never end a panic
             return
         why = explain(self.score.choice, self.score.sections, self.score.parameters,
                       self.params, before, target)
@@ -374,7 +550,7 @@ class Conductor:
             voices.append(SoundingVoice(section, slot, origin, start.at, start.bridge,
                                         position, bar, beat,
                                         stop.at if stop is not None else None, start.why))
-        resting = stopped = False
+        resting = stopped = panicked = False
         stingers: list[tuple[str, int]] = []
         pending: list[Pending] = []
         for action in self._recent:
@@ -382,21 +558,30 @@ class Conductor:
                 pending.append(_pending(action))
             elif isinstance(action, StartRest):
                 resting, stopped = True, action.stop
+                panicked = panicked or action.panic
             elif isinstance(action, EndRest):
                 resting = stopped = False
+                panicked = panicked and not action.unpanic
             elif isinstance(action, StartStinger):
                 length = self._stinger_length(action.name)
                 if sample < action.at + length:
                     stingers.append((action.name, action.at))
-        pending.extend(_pending(q.action) for q in self._queue)
+        pending.extend(_pending(q.action) for q in self._queue
+                       if q.plan is not self._vamp_plan)
         overrides = {key: ramp.value_at(sample) for key, ramp in self.layer_ramps.items()}
+        armed = self.arming.armed
+        vamp = self._vamp
         return MusicState(
             sample=sample, voices=tuple(sorted(voices, key=lambda v: v.started)),
             section=self.bed.section if self.bed is not None else None,
             params={name: ramp.value_at(sample) for name, ramp in self.param_ramps.items()},
             targets=dict(self.params), resting=resting, stopped=stopped,
             layer_overrides={k: v for k, v in overrides.items() if v != 1.0},
-            stingers=tuple(stingers), pending=tuple(pending))
+            stingers=tuple(stingers), pending=tuple(pending), panicked=panicked,
+            armed=None if armed is None else Armed(
+                armed.what, armed.name, self.planner.landing(armed.move(), sample)),
+            vamp=None if vamp is None else VampState(vamp.key[0], vamp.bars, vamp.at(0)),
+            go_ignored=self.arming.ignored)
 
     def _stinger_length(self, name: str) -> int:
         spec = self.score.stingers[name]
@@ -420,6 +605,7 @@ class Conductor:
             reserved[(section, slot)] = stop_at + fade + 1
         self._queue.clear()
         self._inputs.clear()
+        self._vamp = None
         return actions, reserved
 
     def enter_at(self, at: int, fade: int, previous: Conductor) -> list[Action]:
@@ -427,6 +613,10 @@ class Conductor:
         `previous` was playing: its voices restarted at their positions with a fade-in, its
         parameters and overrides ramped from the values heard, its rest state."""
         actions: list[Action] = []
+        vamp = self._vamp
+        if vamp is not None:  # its next repeat is planned again from the restarted voice
+            self._queue.drop(lambda q: q.plan is self._vamp_plan)
+            vamp.next_index -= 1
         for run in self._runs.values():
             start, stop = run.start, run.stop
             if start.at >= at or (stop is not None and stop.at < at):
@@ -434,6 +624,8 @@ class Conductor:
             voice = (start.section, start.slot)
             bend = self._bends.pop(voice, None)
             offset = bend.value_at(at - 1) if bend is not None else 0.0
+            if vamp is not None and vamp.key == voice:
+                vamp.rebase(offset)
             entry = StartVoice(at, start.section, start.slot, start.origin - offset, fade,
                                "equal_power", start.bridge, why=f"seek: {start.why}")
             run.start = entry
@@ -460,6 +652,8 @@ class Conductor:
         if layer_ramps:
             self.layer_ramps.update(layer_ramps)
             actions.append(RampLayers(at, layer_ramps))
+        if vamp is not None:
+            self._push_vamp_step()
         state = self.state(at - 1)
         if state.resting:
             actions.append(StartRest(at, max(fade, 1), stop=state.stopped, why="seek"))
@@ -516,5 +710,11 @@ _HANDLERS: dict[type, Handler] = {
     LayerAuto: Conductor._on_layer,
     TempoBend: Conductor._on_bend,
     Transport: Conductor._on_transport,
+    Arm: Conductor._on_arm,
+    Go: Conductor._on_go,
+    Disarm: Conductor._on_disarm,
+    Vamp: Conductor._on_vamp,
+    Devamp: Conductor._on_devamp,
+    Panic: Conductor._on_panic,
 }
 """The command vocabulary → its handler: one table, checked complete by a test."""

@@ -14,12 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from adaptive.commands import (
+    Arm,
     Command,
+    Devamp,
+    Disarm,
+    Go,
     GoToSection,
     LayerAuto,
     LayerGain,
     LayerMute,
     LayerSolo,
+    Panic,
     Play,
     PlayStinger,
     Rest,
@@ -30,6 +35,7 @@ from adaptive.commands import (
     Stop,
     TempoBend,
     Transport,
+    Vamp,
 )
 from adaptive.score.model import Score
 
@@ -53,12 +59,19 @@ def _none(command: Command) -> list[Reference]:
     return []
 
 
+def _arm(command: Arm) -> list[Reference]:
+    if command.name is None or command.what == "rest":
+        return []
+    return [("name", "section" if command.what == "resume" else command.what, command.name)]
+
+
 REFERENCES: dict[type, Callable[[Any], list[Reference]]] = {
     SetParam: _one("name", "parameter"), SetParams: _params, SetState: _one("name", "state"),
     GoToSection: _one("name", "section"), PlayStinger: _one("name", "stinger"),
     Resume: _resume, LayerMute: _one("layer", "layer"), LayerSolo: _one("layer", "layer"),
     LayerGain: _one("layer", "layer"), LayerAuto: _one("layer", "layer"),
     Rest: _none, Play: _none, Stop: _none, TempoBend: _none, Transport: _none,
+    Arm: _arm, Go: _none, Disarm: _none, Vamp: _none, Devamp: _none, Panic: _none,
 }
 """Per command, the score names it refers to: one table, checked complete by a test."""
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from adaptive.actions import Action, EndRest, StartRest, StartStinger, StartVoice, StopVoice
+from adaptive.commands import GoToSection, PlayStinger, Rest, Resume, SetState
 from adaptive.errors import CommandError
 from adaptive.musical_time import Grid, Unit, first_sample
 from adaptive.score.model import DestinationStart, Quantize, Score
@@ -154,6 +155,10 @@ class Planner:
         self.bed = plan.bed_before
         self.slots.restore(plan.slots_before)
         self._plan = None
+
+    def cancel_pending(self) -> None:
+        """Drop a move that has not begun (a vamp holds the music where it is)."""
+        self._cancel_pending_plan()
 
     def start_bed(self, section: str, at: int, origin: float | None = None,
                   why: str = "") -> None:
@@ -312,6 +317,83 @@ class Planner:
         self._queue(self._rest_plan)
         self.resting = True
         self.stopped = stop
+
+    def panic(self, now: int, release: int, why: str = "", drop: bool = True) -> None:
+        """Everything to silence over `release` samples from `now`, held until a resume:
+        a move not begun, a rest not begun, pending re-entries and stingers are dropped
+        (unless not `drop`: a reloaded score takes over a panic with its first bed)."""
+        if drop:
+            self._cancel_pending_plan()
+        rest = self._rest_plan
+        if rest is not None and not rest.committed:
+            self._rest_plan = None
+        self.queue.drop(lambda q: isinstance(q.action, (EndRest, StartStinger)) or
+                        (q.plan is not None and q.plan is rest))
+        self._rest_plan = Plan([StartRest(now, release, stop=True, why=why, panic=True)])
+        self._queue(self._rest_plan)
+        self.resting = self.stopped = True
+
+    def unpanic(self, now: int, section: str | None, why: str = "") -> None:
+        """After a panic: re-enter on the re-entry point (with `section`, if named), opening
+        every gate. A panic not sounded yet still sounds: a resume never races it."""
+        self.stopped = False
+        self.queue.drop(lambda q: isinstance(q.action, EndRest))
+        if self.bed is None:
+            at = now
+            if section is not None:
+                self.start_bed(section, now, why=why)
+        else:
+            at = first_sample(self._sync_instant(self.bed, now, self.score.rests.reenter))
+            if section is not None and section != self.bed.section:
+                self.transition(section, at, Quantize.IMMEDIATE, DestinationStart.BEGINNING,
+                                fades=False, why=why)
+        self._rest_plan = Plan([EndRest(at, self._reentry_fade(), why=why, unpanic=True)])
+        self._queue(self._rest_plan)
+
+    def landing(self, move: GoToSection | PlayStinger | SetState | Rest | Resume, now: int
+                ) -> int:
+        """The sample where a move (GoToSection, PlayStinger, Rest, Resume; anything else
+        is at once) would land if it were planned at `now`: what `/status` shows armed."""
+        sounding = self.sounding(now)
+        known: dict[type, Mapping[str, object]] = {
+            GoToSection: self.score.sections, PlayStinger: self.score.stingers,
+            SetState: self.score.states}
+        if isinstance(move, GoToSection | PlayStinger | SetState) and \
+                move.name not in known[type(move)]:
+            return now  # armed before a reload took its name away: GO will say so
+        if isinstance(move, GoToSection):
+            plan = self._plan
+            source = plan.bed_before if plan is not None and not plan.committed else self.bed
+            if source is None:
+                return now
+            rule = self.score.transition(source.section, move.name)
+            instant = self._sync_instant(source, now, (move.when or rule.when).value)
+            if rule.bridge is not None:
+                instant += self.length(rule.bridge)
+            return first_sample(instant)
+        if isinstance(move, PlayStinger) and sounding is not None:
+            spec = self.score.stingers[move.name]
+            return first_sample(self._sync_instant(sounding, now, (move.when or spec.when).value))
+        if isinstance(move, Rest) and sounding is not None and not self.resting:
+            unit: Unit = (move.when or self.score.rests.when).value
+            return first_sample(self._sync_instant(sounding, now, unit))
+        if isinstance(move, Resume) and self.resting and self.bed is not None:
+            return first_sample(self._sync_instant(self.bed, now, self.score.rests.reenter))
+        return now
+
+    def shift_bed(self, section: str, slot: int, shift: float) -> None:
+        """The bed's grid after a vamp: its position went back by `shift` samples (the
+        repeats), so its origin (and a play-once end) come that much later; a play-once
+        bed then plans its end again."""
+        bed = self.bed
+        if bed is None or (bed.section, bed.slot) != (section, slot) or shift == 0:
+            return
+        grid = bed.grid
+        end = None if bed.end is None else first_sample(bed.end + shift)
+        self.bed = Bed(section, slot, Grid(grid.sample_rate, grid.tempo, grid.meter,
+                                           grid.origin + shift), bed.start, end)
+        if end is not None:
+            self.continue_after_play_once()
 
     def resume(self, now: int, section: str | None, why: str = "") -> None:
         plan = self._rest_plan

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -153,16 +153,25 @@ Seek = tuple[int, int]
 """(performance sample, sample of the command history): from the first, play the second."""
 
 
+class Schedule(Protocol):
+    """Drives the driver instead of `Driver.pump` before each block (a show log's replay:
+    `showlog.ReplaySchedule`)."""
+
+    def pump(self, driver: Driver, block_start: int) -> None: ...
+
+
 def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int, *,
            sink: ChunkSink | None = None, keep_audio: bool = True, seed: int = 1,
            progress: Progress | None = None, block: int = BLOCK,
-           seeks: list[Seek] | None = None, seek_fade: float = SEEK_FADE_SECONDS
+           seeks: list[Seek] | None = None, seek_fade: float = SEEK_FADE_SECONDS,
+           schedule: Schedule | None = None, horizon_blocks: int | None = None
            ) -> RenderResult:
     """Render `frames` samples of the score driven by (sample, command) pairs.
 
     `seeks` jump within the commands' history as a film's transport would: at each
     performance sample, the music becomes what the history implies at the target sample,
-    cross-fading over `seek_fade` seconds.
+    cross-fading over `seek_fade` seconds. `schedule` drives the driver before each block
+    instead (a live show again); `horizon_blocks` releases as far ahead as a live server.
     """
     rate = loaded.sample_rate
     pyo = import_pyo()
@@ -179,8 +188,8 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
         conductor = Conductor(loaded.score, rate)
         for index, (at, command) in enumerate(commands):
             conductor.submit(command, at, why=f"cue {index}")
-        driver = Driver(conductor, engine, block, max(LOOKAHEAD_BLOCKS, -(-2 * BLOCK // block)),
-                        on_applied=actions.append)
+        horizon = horizon_blocks or max(LOOKAHEAD_BLOCKS, -(-2 * BLOCK // block))
+        driver = Driver(conductor, engine, block, horizon, on_applied=actions.append)
         engine.start()
         capture.arm()
         started = time.perf_counter()
@@ -202,7 +211,10 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
             while pending_seeks and pending_seeks[0][0] < block_start + 2 * block:
                 at, target = pending_seeks.pop(0)
                 driver.seek(loaded.score, commands, target, max(at, block_start), seek_fade)
-            driver.pump(block_start)
+            if schedule is not None:
+                schedule.pump(driver, block_start)
+            else:
+                driver.pump(block_start)
             if block_start % (HOUSEKEEPING_BLOCKS * block) == 0:
                 engine.housekeeping(block_start)  # idle DSP stops a little late: silent
             engine.streamer.fill(block_start)  # the disk side, in step: deterministic
@@ -232,15 +244,17 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
 def render_to_file(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int,
                    path: Path, *, subtype: str = "PCM_24", seed: int = 1,
                    progress: Progress | None = None, keep_audio: bool = False,
-                   seeks: list[Seek] | None = None, seek_fade: float = SEEK_FADE_SECONDS
-                   ) -> RenderResult:
+                   seeks: list[Seek] | None = None, seek_fade: float = SEEK_FADE_SECONDS,
+                   schedule: Schedule | None = None, horizon_blocks: int | None = None,
+                   block: int = BLOCK) -> RenderResult:
     """Render straight into an audio file (format from the suffix), chunk by chunk."""
     import soundfile
 
     with soundfile.SoundFile(str(path), "w", samplerate=loaded.sample_rate, channels=2,
                              subtype=subtype) as out:
         return render(loaded, commands, frames, sink=out.write, keep_audio=keep_audio,
-                      seed=seed, progress=progress, seeks=seeks, seek_fade=seek_fade)
+                      seed=seed, progress=progress, seeks=seeks, seek_fade=seek_fade,
+                      schedule=schedule, horizon_blocks=horizon_blocks, block=block)
 
 
 # ------------------------------------------------------------------ film time

@@ -38,6 +38,22 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class Armed:
+    """The move armed, and where it would land if GO were pressed at the snapshot."""
+
+    what: str  # section | stinger | state | rest | resume
+    name: str | None
+    lands: int
+
+
+@dataclass(frozen=True)
+class VampState:
+    section: str
+    bars: int
+    since: int  # the first sample of the first repeat
+
+
+@dataclass(frozen=True)
 class MusicState:
     sample: int
     voices: tuple[SoundingVoice, ...]
@@ -53,6 +69,12 @@ class MusicState:
     stingers: tuple[tuple[str, int], ...] = ()
     """Stingers sounding: (name, first sample)."""
     pending: tuple[Pending, ...] = ()
+    panicked: bool = False
+    """A panic holds the music (until `resume` or `play`)."""
+    armed: Armed | None = None
+    vamp: VampState | None = None
+    go_ignored: int = 0
+    """GOs ignored by the lockout so far."""
 
     @property
     def sounding(self) -> tuple[str, ...]:

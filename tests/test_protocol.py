@@ -36,7 +36,9 @@ def test_every_row_parses_what_it_documents() -> None:
                 "/transport/play": [], "/transport/stop": [], "/layer/<name>/mute": [1],
                 "/layer/<name>/solo": [0], "/layer/<name>/gain": [-3.0],
                 "/layer/<name>/auto": [], "/transport/time": [12.5],
-                "/transport/timecode": ["01:00:00:00"], "/transport/state": ["pause"]}
+                "/transport/timecode": ["01:00:00:00"], "/transport/state": ["pause"],
+                "/arm": ["section", "x"], "/go": [], "/disarm": [], "/vamp": [2],
+                "/devamp": ["beat"], "/panic": [0.0]}
     for row in OSC_ADDRESSES:
         address = row.pattern.replace("<name>", "pad")
         found = osc_address(address)

@@ -27,6 +27,7 @@ from adaptive.actions import (
 from adaptive.engine.capture import captured_objects
 from adaptive.engine.graph import FadeShapes, ParameterBus, SampleCounter, ScheduledValue
 from adaptive.engine.master import MasterBus
+from adaptive.engine.meters import LayerMeters
 from adaptive.engine.stream import Streamer
 from adaptive.engine.voice import StemTables, StingerSlot, VoiceSlot
 from adaptive.score.load import LoadedScore
@@ -52,12 +53,16 @@ def import_pyo() -> ModuleType:
 
 class Engine:
     def __init__(self, pyo: ModuleType, loaded: LoadedScore, seed: int = 1,
-                 counter: SampleCounter | None = None) -> None:
+                 counter: SampleCounter | None = None, meters: bool = False) -> None:
         """`counter`: share the clock of a playing engine (a hot reload replaces the graph
-        while the music's time goes on)."""
+        while the music's time goes on). `meters`: measure each layer's level (see
+        `engine.meters`; the control surface shows them)."""
         self.counter = counter if counter is not None else SampleCounter(pyo)
+        self.meters: LayerMeters | None = None
         with captured_objects(pyo) as self._objects:
             self._build(pyo, loaded, seed)
+            if meters:
+                self.meters = LayerMeters(pyo, self.voices)
 
     def _build(self, pyo: ModuleType, loaded: LoadedScore, seed: int) -> None:
         score = loaded.score
@@ -116,17 +121,25 @@ class Engine:
 
     def _start_rest(self, action: StartRest) -> None:
         # a musical rest lets stingers ring; a stop (or a film's pause) silences them too
-        (self.master.hold if action.stop else self.master.rest).rest(action.at, action.release)
+        master = self.master
+        gate = master.panic if action.panic else master.hold if action.stop else master.rest
+        gate.rest(action.at, action.release)
 
     def _end_rest(self, action: EndRest) -> None:
         self.master.rest.resume(action.at, action.fade_in)
         self.master.hold.resume(action.at, action.fade_in)
+        if action.unpanic:
+            self.master.panic.resume(action.at, action.fade_in)
 
     def _bend_voices(self, action: BendVoices) -> None:
         for key, ramp in action.ramps.items():
-            bend = self.voices[key].bend
-            if bend is not None:  # the planner bends only sections built to bend
-                bend.schedule(ramp)
+            voice = self.voices[key]
+            if voice.bend is not None:
+                voice.bend.schedule(ramp)
+            if voice.streamed is not None and ramp.length == 1:
+                # a vamp's step (only patches bend): streamed stems follow as a new run
+                # whose origin folds in the offset, with the graph's float operations
+                voice.streamed.start(ramp.start, float(voice.origin.value) - ramp.target)
 
     def _ramp_layers(self, action: RampLayers) -> None:
         for key, ramp in action.ramps.items():

@@ -1,4 +1,5 @@
-"""The master bus: bed → rests → ducking → stingers → hold → limiter → DC filter → ceiling.
+"""The master bus: bed → rests → ducking → stingers → hold → limiter → DC filter → panic →
+ceiling.
 
 The limiter has no lookahead on purpose: lookahead delays every control change by its
 length, and the live path is budgeted at one audio period. A fast peak follower lowers the
@@ -61,6 +62,9 @@ class MasterBus:
         self.rest = RestGate(pyo, counter, shapes)
         self.hold = RestGate(pyo, counter, shapes)
         """A transport stop or pause: everything, stingers and tails too, to silence."""
+        self.panic = RestGate(pyo, counter, shapes)
+        """A performer's panic: like `hold`, but last in the chain, and only a resume
+        opens it (a film's relocation, which opens `hold`, does not)."""
         bed_mix = pyo.Mix(bed, voices=2) if bed else pyo.Sig([0.0, 0.0])
         ducked = bed_mix * self.rest.signal
         for duck in ducks:
@@ -72,4 +76,6 @@ class MasterBus:
         reduction = pyo.Div(LIMIT_THRESHOLD, pyo.Max(peak, LIMIT_THRESHOLD))
         # the DC filter follows the limiter: gain riding on an asymmetric waveform makes DC
         filtered = pyo.ButHP(gained * reduction, freq=DC_CUTOFF_HZ)
-        self.output: PyoObject = pyo.Clip(filtered, -CEILING, CEILING)
+        # the panic gate is last: after it nothing rings (the DC filter's own tail after
+        # a 3 ms fade measured -80 dBFS), so a panic is digital silence
+        self.output: PyoObject = pyo.Clip(filtered * self.panic.signal, -CEILING, CEILING)

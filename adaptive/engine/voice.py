@@ -117,12 +117,10 @@ class VoiceSlot:
         harmony = Harmony.of(section.key, section.chords)
         with captured_objects(pyo) as objects:
             self.origin = pyo.Sig(NEVER)
-            self.bend: ScheduledValue | None = None
-            """Position offset of tempo bends, built only for a section that may bend."""
-            origin: PyoObject = self.origin
-            if section.max_tempo_bend > 0:
-                self.bend = ScheduledValue(pyo, counter, 0.0)
-                origin = self.origin - self.bend.signal
+            self.bend: ScheduledValue | None = ScheduledValue(pyo, counter, 0.0)
+            """Position offset of tempo bends and vamps (`perform`): the voice reads
+            ``counter - origin + offset``."""
+            origin: PyoObject = self.origin - self.bend.signal
             self.clock = VoiceClock(pyo, counter.signal, origin, grid.samples_per_beat,
                                     grid.meter.beats_per_bar, section.bars, section.loop)
             self.harmony = HarmonySignals(pyo, harmony, self.clock)

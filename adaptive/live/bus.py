@@ -140,14 +140,15 @@ class OutputBus(Generic[T]):
             subscriptions = list(self._subscriptions)
         return {"bus": self.dropped, **{s.name: s.dropped for s in subscriptions}}
 
-    def close(self) -> None:
-        """Deliver what is queued (briefly), then stop every thread."""
+    def close(self, timeout: float = 1.0) -> None:
+        """Deliver what is queued (for up to `timeout` per thread), then stop every thread."""
         with self._lock:
             thread, self._thread = self._thread, None
-            subscriptions, self._subscriptions = self._subscriptions, []
         if thread is not None:
             with contextlib.suppress(queue.Full):
-                self._queue.put(_STOP, timeout=1.0)
-            thread.join(1.0)
+                self._queue.put(_STOP, timeout=timeout)
+            thread.join(timeout)  # it offers what was queued to the subscribers first
+        with self._lock:
+            subscriptions, self._subscriptions = self._subscriptions, []
         for subscription in subscriptions:
-            subscription.close()
+            subscription.close(timeout)

@@ -22,10 +22,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adaptive.actions import (
     Action,
@@ -54,8 +54,12 @@ from adaptive.live.inputs import Timed, coalesce
 from adaptive.live.status import music_status
 from adaptive.musical_time import Grid, first_sample
 from adaptive.names import ScoreNames, parameter_values
-from adaptive.runtime.driver import Driver
+from adaptive.perform import GO_LOCKOUT_SECONDS
+from adaptive.runtime.driver import SEEK_FADE_SECONDS, Driver
 from adaptive.score.model import Score
+
+if TYPE_CHECKING:
+    from adaptive.live.show_writer import ShowWriter
 
 log = logging.getLogger("adaptive.live")
 music_log = logging.getLogger("adaptive.music")
@@ -72,6 +76,10 @@ SAFETY_BLOCKS = 2
 """A planned event is never placed closer than this to the sample being computed."""
 
 
+RECENT_ERRORS = 8
+"""Warnings kept for the control surface's "last errors" (the counters keep them all)."""
+
+
 class InputStats:
     """Counters per kind of bad (or notable) input, with rate-limited log lines."""
 
@@ -84,10 +92,13 @@ class InputStats:
         self._last: dict[str, float] = {}
         self._suppressed: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._recent: deque[tuple[float, str, str]] = deque(maxlen=RECENT_ERRORS)
 
     def count(self, kind: str, message: str, level: int = logging.WARNING) -> None:
         with self._lock:
             self.counts[kind] += 1
+            if level >= logging.WARNING:
+                self._recent.append((self._clock(), kind, message))
             now = self._clock()
             if now - self._last.get(kind, -1e9) < self._interval:
                 self._suppressed[kind] += 1
@@ -100,6 +111,11 @@ class InputStats:
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return dict(self.counts)
+
+    def recent(self) -> list[tuple[float, str, str]]:
+        """The last warnings, oldest first: (monotonic time, kind, message)."""
+        with self._lock:
+            return list(self._recent)
 
 
 @dataclass(frozen=True)
@@ -124,13 +140,15 @@ class _Playing:
 class Controller:
     def __init__(self, score: Score, engine: Engine, sample_rate: int, block: int,
                  stats: InputStats | None = None, clock: Clock | None = None,
-                 bus: OutputBus[Event] | None = None) -> None:
+                 bus: OutputBus[Event] | None = None,
+                 go_lockout: float = GO_LOCKOUT_SECONDS) -> None:
         self.score = score
         self.engine = engine
         self.sample_rate = sample_rate
         self.block = block
         self.stats = stats or InputStats(log)
-        self.driver = Driver(Conductor(score, sample_rate, keep_released=False), engine, block,
+        self.driver = Driver(Conductor(score, sample_rate, keep_released=False,
+                                       go_lockout=go_lockout), engine, block,
                              HORIZON_BLOCKS, on_applied=self._note)
         self.bus: OutputBus[Event] = bus or OutputBus(self.stats.count)
         self._lock = threading.Lock()
@@ -151,6 +169,12 @@ class Controller:
         self._placed = 0  # the sample of the last film relocation or halt
         """Samples a seek's replay may take (measured by a dry run when a sheet attaches):
         a relocation is placed this much further ahead, so it is written before it sounds."""
+        self.show_log: ShowWriter | None = None
+        """Where every command acted on is logged (`serve --show-log`), or None: each call
+        is a non-blocking put, made under the lock so the log keeps the music's order."""
+        self.observers: list[Callable[[str, Command, int | None, int], None]] = []
+        """Told of every command acted on: source, command, its timetag's sample (or None),
+        and the first sample of the next block (the metrics count and time them)."""
 
     @property
     def conductor(self) -> Conductor:
@@ -191,10 +215,17 @@ class Controller:
             old_engine, carry = self.engine, self.conductor.carry()
             old_engine.master.rest.rest(at, max(1, round(fade * self.sample_rate)))
             self.score, self.engine = score, engine
-            self.driver = Driver(Conductor(score, self.sample_rate, start=at, carry=carry,
-                                           keep_released=False), engine, self.block,
+            previous = self.conductor
+            conductor = Conductor(score, self.sample_rate, start=at, carry=carry,
+                                  keep_released=False)
+            conductor.arming = previous.arming  # the performer's: GO lockout, what is armed
+            if previous.panicked:
+                conductor.keep_panic(at)
+            self.driver = Driver(conductor, engine, self.block,
                                  HORIZON_BLOCKS, on_applied=self._note)
             self._names = ScoreNames(score)
+            if self.show_log is not None:
+                self.show_log.reload(at)
             self._pump(now)
         self.retired.append((at + round(fade * self.sample_rate) + self.block, old_engine))
         return at
@@ -240,14 +271,25 @@ class Controller:
         return True
 
     def _queue(self, command: Command, at: int | None, source: str, now: int) -> None:
+        for observe in self.observers:  # under the lock: each one is a few counters
+            try:
+                observe(source, command, at, now)
+            except Exception:  # an observer's fault never costs a command
+                log.exception("observing %s failed", command.cmd)
         if isinstance(command, Transport):
+            if self.show_log is not None:
+                self.show_log.command(source, command, now if at is None else at, now,
+                                      self.driver.released_until)
             self._transport(command, at)
             return
         # control values take effect on the next block; anything placed on the sample
         # keeps a safety margin so its start sample is set before it is computed
         soonest = now if isinstance(command, _IMMEDIATE) else now + SAFETY_BLOCKS * self.block
-        self.conductor.submit(command, soonest if at is None else max(at, soonest),
-                              why=source.strip())
+        # the conductor takes it no earlier than its own present: the sample the log keeps
+        sample = max(soonest if at is None else max(at, soonest), self.conductor.now)
+        if self.show_log is not None:
+            self.show_log.command(source, command, sample, now, self.driver.released_until)
+        self.conductor.submit(command, sample, why=source.strip())
 
     def submit_batch(self, commands: list[Timed], source: str, counter: str) -> None:
         """Apply commands read together from one input, each already `check`ed: parameter
@@ -336,6 +378,9 @@ class Controller:
             target += self._placed - at
             at = self._placed
         self._placed = at
+        if self.show_log is not None:
+            self.show_log.seek(history, target, at, fade, why, self.now(),
+                               self.driver.released_until)
         self.driver.seek(self.score, history, target, at, fade, why=why)
         self._pump(self.now())
 
@@ -343,6 +388,8 @@ class Controller:
         """Fade everything to silence and hold, under the lock already held."""
         at = max(self.now() + self.safety_samples(), self._placed)
         self._placed = at
+        if self.show_log is not None:
+            self.show_log.halt(at, fade, why, self.now(), self.driver.released_until)
         self.driver.halt(self.score, at, fade, why)
         self._pump(self.now())
         return at
@@ -355,6 +402,9 @@ class Controller:
         this side of the safety margin; returns that sample (see `Driver.seek`)."""
         with self._lock:
             at = self.now() + SAFETY_BLOCKS * self.block
+            if self.show_log is not None:
+                self.show_log.seek(history, target, at, SEEK_FADE_SECONDS, "history",
+                                   self.now(), self.driver.released_until)
             self.driver.seek(self.score, history, target, at)
             self._pump(self.now())
         return at
@@ -377,6 +427,10 @@ class Controller:
         for at, command, message in self.conductor.rejected:
             self.stats.count("rejected", f"{command.cmd} at sample {at}: {message}")
         self.conductor.rejected.clear()
+        for at, command, message in self.conductor.ignored:
+            self.stats.count("go_lockout", f"{command.cmd} at sample {at}: {message}",
+                             logging.INFO)
+        self.conductor.ignored.clear()
 
     def _unknown_name(self, command: Command) -> str | None:
         unknown = self._names.unknown(command)
@@ -455,6 +509,14 @@ class Controller:
         self.bus.publish(event)
 
     # -------------------------------------------------------------- status
+
+    def levels(self) -> dict[str, tuple[float, float]]:
+        """Each layer's (peak, RMS) in dBFS as measured in the graph (`engine.meters`);
+        empty when the engine was built without meters."""
+        meters = self.engine.meters
+        if meters is None:
+            return {}
+        return {key: (level.peak_db, level.rms_db) for key, level in meters.read().items()}
 
     def status(self) -> dict[str, Any]:
         """What is sounding now and what is pending (see `status.STATUS_FIELDS`)."""

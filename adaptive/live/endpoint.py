@@ -19,9 +19,12 @@ from adaptive.errors import AdaptiveError
 from adaptive.live.inputs import Timed
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from adaptive.live.bus import OutputBus
     from adaptive.live.controller import Event, InputStats
     from adaptive.live.film import FilmFollower
+    from adaptive.score.model import Score
 
 
 class StartupError(AdaptiveError):
@@ -34,6 +37,8 @@ class Core(Protocol):
     sample_rate: int
     stats: InputStats
     bus: OutputBus[Event]
+    score: Score
+    observers: list[Callable[[str, Command, int | None, int], None]]
 
     def admit(self, command: Command, source: str = "") -> Command | None: ...
 
@@ -48,6 +53,8 @@ class Core(Protocol):
     def status(self) -> dict[str, Any]: ...
 
     def attach_film(self, follower: FilmFollower, run_from: float | None) -> None: ...
+
+    def levels(self) -> dict[str, tuple[float, float]]: ...
 
 
 class Endpoint(Protocol):

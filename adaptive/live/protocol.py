@@ -142,6 +142,32 @@ def _transport(field: str) -> OscBuilder:
     return build
 
 
+def _arm(c: Captures, args: Sequence[Any], where: str) -> Command:
+    count_args(args, 1, 2, where)
+    body: dict[str, Any] = {"cmd": "arm", "what": text(args[0], where)}
+    if len(args) > 1:
+        body["name"] = text(args[1], where)
+    return validated(body, where)
+
+
+def _optional(cmd: str, field: str, kind: Callable[[Any, str], Any]) -> OscBuilder:
+    """A command with one optional argument (`/go [when]`, `/panic [seconds]`)."""
+    def build(c: Captures, args: Sequence[Any], where: str) -> Command:
+        count_args(args, 0, 1, where)
+        body: dict[str, Any] = {"cmd": cmd}
+        if args:
+            body[field] = kind(args[0], where)
+        return validated(body, where)
+    return build
+
+
+def _whole(value: Any, where: str) -> int:
+    got = number(value, where)
+    if got != int(got):
+        raise InputRejected("bad_type", f"{where}: expected a whole number, got {value!r}")
+    return int(got)
+
+
 LAYER_NAME = "`<name>` is a layer name (all sections) or `section.layer`"
 
 OSC_ADDRESSES: tuple[OscAddress, ...] = (
@@ -155,6 +181,19 @@ OSC_ADDRESSES: tuple[OscAddress, ...] = (
     OscAddress("/stinger", "name", "play a stinger on its sync point", _named("stinger")),
     OscAddress("/rest", "[beats]", "rest (until `/resume`, or for so many beats)", _rest),
     OscAddress("/resume", "[section]", "re-enter on the next downbeat", _resume),
+    OscAddress("/arm", "section\\|stinger\\|state\\|rest\\|resume [name]", "prepare a move "
+               "without doing it (a newer arm replaces it)", _arm),
+    OscAddress("/go", "[immediate\\|beat\\|bar\\|phrase\\|end]", "fire what is armed on its "
+               "sync point (or on this one); a second `/go` within the lockout (`serve "
+               "--go-lockout`, 0.5 s) is ignored and counted", _optional("go", "when", text)),
+    OscAddress("/disarm", "", "forget what is armed", _bare("disarm")),
+    OscAddress("/vamp", "[bars]", "from the next bar, the last bar (or bars) repeats until "
+               "`/devamp`", _optional("vamp", "bars", _whole)),
+    OscAddress("/devamp", "[beat\\|bar]", "leave the vamp at the next beat or bar (default), "
+               "firing what is armed there", _optional("devamp", "exit", text)),
+    OscAddress("/panic", "[seconds]", "fade everything (bed, stingers, tails) to silence "
+               "(default 2 s; 0: a hard stop, 3 ms) and hold it until `/resume` or "
+               "`/transport/play`", _optional("panic", "seconds", number)),
     OscAddress("/transport/play", "", "resume", _bare("play")),
     OscAddress("/transport/stop", "", "fade to silence (a stop, distinct from a rest)",
                _bare("stop")),
@@ -249,7 +288,10 @@ MQTT_TOPICS: tuple[MqttTopic, ...] = (
     MqttTopic("params", "in", 'JSON object `{"tension": 0.8, "arousal": 0.3}` (unknown names '
               "are counted, the others applied)", _mqtt_params),
     MqttTopic("cmd", "in", "a JSON command, the same vocabulary as timelines: "
-              '`{"cmd": "section", "name": "chase"}`', _mqtt_cmd),
+              '`{"cmd": "section", "name": "chase"}`; performer commands too: '
+              '`{"cmd": "arm", "what": "section", "name": "b"}`, `{"cmd": "go"}`, '
+              '`{"cmd": "vamp", "bars": 2}`, `{"cmd": "devamp", "exit": "beat"}`, '
+              '`{"cmd": "panic", "seconds": 0}`', _mqtt_cmd),
     MqttTopic("transport", "in", 'the film\'s player: JSON `{"time": 12.5, "state": "play"}` '
               '(either alone; or "timecode")', _mqtt_transport),
     MqttTopic("status", "out, retained", "JSON status (the same fields as `/status`), on "
@@ -297,6 +339,7 @@ def osc_help() -> str:
     """The address space for `adaptive send --help`."""
     width = max(len(a.pattern) for a in OSC_ADDRESSES)
     lines = ["OSC addresses:"]
-    lines += [f"  {a.pattern:<{width}}  {a.args or '-'}: {a.doc.replace('`', '')}"
+    lines += [f"  {a.pattern:<{width}}  {a.args.replace(chr(92), '') or '-'}: "
+              f"{a.doc.replace('`', '')}"
               for a in OSC_ADDRESSES]
     return "\n".join(lines)

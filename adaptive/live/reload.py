@@ -100,7 +100,8 @@ async def _reload(session: Reloadable, controller: Controller) -> LoadedScore | 
     assert session.engine is not None
     counter = session.engine.counter
     try:
-        engine = await asyncio.to_thread(Engine, session.pyo, loaded, session.seed, counter)
+        engine = await asyncio.to_thread(Engine, session.pyo, loaded, session.seed, counter,
+                                         session.engine.meters is not None)
     except Exception as error:  # a patch is code: its build() may raise anything
         log.debug("building the reloaded graph failed", exc_info=True)
         _refuse(controller, f"the new graph failed to build: {type(error).__name__}: {error}")

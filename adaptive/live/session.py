@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adaptive.chase import ChaseSettings
 from adaptive.engine.engine import Engine, import_pyo
@@ -32,9 +32,13 @@ from adaptive.live.audio import AudioConfig, FreeRunning, boot_live_server
 from adaptive.live.controller import Controller, Event, InputStats, music_log
 from adaptive.live.endpoint import Endpoint, StartupError
 from adaptive.live.osc import OscConfig, OscEndpoint
+from adaptive.live.show_writer import ShowWriter, show_log_path
 from adaptive.live.threads import name_native_thread, realtime_thread
 from adaptive.score.load import LoadedScore, load_score
 from adaptive.score.model import Score
+
+if TYPE_CHECKING:
+    from adaptive.live.xruns import XrunCounter
 
 log = logging.getLogger("adaptive.serve")
 
@@ -55,6 +59,9 @@ class ServeConfig:
     follow: str | None = None  # osc | mpv:SOCKET — wait for that player instead
     chase: ChaseSettings | None = None  # None: the sheet's fps and the defaults
     warning: float = 3.0  # seconds of /event/warning before each hit
+    http: Any = None  # adaptive.web.surface.HttpConfig: the control surface and /metrics
+    show_log: str | None = None  # None: a dated file beside the score; "none": off; a path
+    go_lockout: float = 0.5  # seconds: a second /go sooner than this is ignored (`perform`)
 
 
 IDLE_TICK_BLOCKS = 4
@@ -161,7 +168,20 @@ def endpoints_for(config: ServeConfig, score: Score) -> list[Endpoint]:
         from adaptive.live.mqtt import MqttEndpoint
 
         endpoints.append(MqttEndpoint(config.mqtt))
+    if config.http is not None:
+        from adaptive.web.server import WebEndpoint
+
+        endpoints.append(WebEndpoint(config.http, xruns=_xrun_counter(config)))
     return endpoints
+
+
+def _xrun_counter(config: ServeConfig) -> XrunCounter | None:
+    """JACK's xruns as the server sees them (for `/metrics`), or None off JACK."""
+    if config.audio.backend != "jack":
+        return None
+    from adaptive.live.xruns import XrunCounter
+
+    return XrunCounter(f"{config.audio.jack_name}-xruns", config.audio.jack_server)
 
 
 def _log_music(event: Event) -> None:
@@ -187,6 +207,7 @@ class Session:
         self.started: list[Endpoint] = []
         self.ticker: Ticker | None = None
         self.free_running: FreeRunning | None = None
+        self.show_log: ShowWriter | None = None
         self.stop_requested = asyncio.Event()
         self._signals = 0
 
@@ -198,11 +219,14 @@ class Session:
         config = self.config.audio
         self.server = boot_live_server(self.pyo, config, self.sample_rate)
         self.server.setGlobalSeed(self.config.seed)
-        self.engine = Engine(self.pyo, self.loaded, self.config.seed)
+        self.engine = Engine(self.pyo, self.loaded, self.config.seed,
+                             meters=self.config.http is not None)  # the page's meters
         self.engine.output.out()
         self.controller = Controller(self.loaded.score, self.engine, self.sample_rate,
-                                     config.block, InputStats(logging.getLogger("adaptive.input")))
+                                     config.block, InputStats(logging.getLogger("adaptive.input")),
+                                     go_lockout=self.config.go_lockout)
         self.controller.bus.subscribe("log", _log_music)
+        self._open_show_log()  # before the first tick: the log holds the first section too
         clock_sampling = ClockSampling(self.server, self.controller)
         # the first section starts on sample 0: its start is set before the clock runs
         self.controller.tick()
@@ -229,6 +253,15 @@ class Session:
                  config.block, where)
         if config.backend == "jack":
             self._connect_jack()
+
+    def _open_show_log(self) -> None:
+        from adaptive.live.controller import HORIZON_BLOCKS
+
+        assert self.controller is not None
+        path = show_log_path(self.config.show_log, self.config.score)
+        if path is not None:
+            self.show_log = ShowWriter.open(path, self.controller, self.config.score,
+                                            self.config.seed, HORIZON_BLOCKS)
 
     def _connect_jack(self) -> None:
         """Feed the physical playback ports (or the ones asked for) and say so."""
@@ -336,6 +369,9 @@ class Session:
             self.free_running.close()
         if self.controller is not None:
             self.controller.bus.close()
+        if self.show_log is not None:  # after the bus: its last events are in the log too
+            self.show_log.close()
+            self.show_log = None
         if self.server is not None:
             with contextlib.suppress(Exception):
                 if self.server.getIsStarted():

@@ -34,6 +34,11 @@ STATUS_FIELDS: dict[str, str] = {
                 "overrides (null: silent)",
     "overrides": "performer multipliers that differ from 1 (`section.layer`)",
     "stingers": "stingers sounding: name, since (s)",
+    "armed": "the move armed (`/arm`): what, name, and where it would land if `/go` came "
+             "now: sample, time (s), in (s); or null",
+    "vamp": "while vamping: section, bars, since (s, the first repeat); else null",
+    "panic": "true while a `/panic` holds the music (until `/resume` or `/transport/play`)",
+    "go_ignored": "GOs ignored by the lockout so far",
     "sample": "the sample the graph computes next",
     "time": "that sample in seconds",
     "counters": "refused, clamped, coalesced and dropped inputs and outputs, by kind",
@@ -107,6 +112,15 @@ def music_status(score: Score, state: MusicState, sample_rate: int) -> dict[str,
         "overrides": {f"{s}.{n}": _value(v) for (s, n), v in state.layer_overrides.items()},
         "stingers": [{"name": name, "since": _seconds(at, sample_rate)}
                      for name, at in state.stingers],
+        "armed": None if state.armed is None else {
+            "what": state.armed.what, "name": state.armed.name, "sample": state.armed.lands,
+            "time": _seconds(state.armed.lands, sample_rate),
+            "in": _seconds(state.armed.lands - now, sample_rate)},
+        "vamp": None if state.vamp is None else {
+            "section": state.vamp.section, "bars": state.vamp.bars,
+            "since": _seconds(state.vamp.since, sample_rate)},
+        "panic": state.panicked,
+        "go_ignored": state.go_ignored,
         "sample": now,
         "time": _seconds(now, sample_rate),
     }

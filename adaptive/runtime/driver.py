@@ -60,12 +60,19 @@ class Driver:
         self._held: list[ControlAction] = []
         self._moving_until: dict[Hashable, int] = {}
         """Per control key, the last sample of the ramp last written."""
+        self.released_until = 0
+        """The conductor driving now has released everything before this sample (a command
+        then cannot replace a plan released before it: the show log keeps it, for a
+        faithful replay)."""
 
-    def pump(self, now: int) -> list[Action]:
-        """Release what is due before `now + horizon`; returns what was written."""
+    def pump(self, now: int, until: int | None = None) -> list[Action]:
+        """Release what is due before `now + horizon` (or `until`: a replay releases no
+        further than the live show had); returns what was written."""
         written: list[Action] = []
         block_end = now + self.block
-        for action in self.conductor.advance(now + self.horizon):
+        until = now + self.horizon if until is None else until
+        self.released_until = max(self.released_until, until)
+        for action in self.conductor.advance(until):
             if not isinstance(action, CONTROL_ACTIONS):
                 self._write(action, written)
             elif not self._held and action.at < block_end:
@@ -113,12 +120,14 @@ class Driver:
         stops, reserved = self.conductor.hand_over(at, fade)
         halted = Conductor(score, rate, start=at, keep_released=self.conductor.keep_released,
                            reserved=reserved, silent=True)
+        halted.arming, halted.panicked = self.conductor.arming, self.conductor.panicked
         halted.params.update(self.conductor.params)
         halted.param_ramps.update(self.conductor.param_ramps)
         halted.layer_ramps.update(self.conductor.layer_ramps)
         halted.advance(at)
         halted.released.clear()
         self.conductor = halted
+        self.released_until = at
         self._held.clear()
         self._moving_until.clear()
         written: list[Action] = []
@@ -142,12 +151,17 @@ class Driver:
         offset = at - target
         replayed = Conductor(score, rate, start=offset, keep_released=keep_released,
                              reserved=reserved)
+        replayed.arming = previous.arming  # the performer's, not the history's
         for sample, command in history:
             replayed.submit(command, sample + offset, why=why)
         replayed.advance(at)
         replayed.released.clear()
+        # a panic holds across a relocation: the engine's panic gate stays closed until
+        # a resume, which the replayed conductor must then know to open
+        replayed.panicked = replayed.panicked or previous.panicked
         entry = replayed.enter_at(at, fade, previous)
         self.conductor = replayed
+        self.released_until = at
         self._held.clear()
         self._moving_until.clear()
         written: list[Action] = []

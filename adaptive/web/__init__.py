@@ -1,0 +1,1 @@
+"""The control surface in a browser (`serve --http`) and `/metrics`."""

@@ -59,6 +59,7 @@ def measure(minutes: float) -> dict[str, Any]:
                 first = recorder.recorded_frame(0)
                 audio = np.array(recorder.audio()[:, 0])
                 xrun_at = recorder.xrun_frames  # indices in the recording
+                blocks = recorder.block_map()
                 xruns = recorder.xruns
                 plain_xruns = window.xruns
                 served.stop()
@@ -80,7 +81,9 @@ def measure(minutes: float) -> dict[str, Any]:
     for at in range(start, start + round((seconds - 2) * RATE), round(EVERY * RATE)):
         if at + RATE // 100 > len(audio):
             break  # the dummy driver's clock lost time to xruns: the recording ends sooner
-        want = reference.expected(at)
+        # the film on screen when this sample sounded: through JACK's frame time (exact
+        # across periods the recorder lost, which shift the recording's indices)
+        want = reference.expected(blocks.jack_frame(at) + first)
         if want is None or any(0 <= at - x < RATE // 20 for x in xrun_at):
             continue
         error, rms = _position(audio, stem, at, want % LOOP, search=RATE // 10)

@@ -266,6 +266,19 @@ class Attempt:
         pytest.skip(f"machine too noisy for this measurement: {what}")
 
 
+@dataclass(frozen=True)
+class BlockMap:
+    """Recording indices of block starts and the JACK frame times they were recorded at."""
+
+    indexes: npt.NDArray[np.int64]
+    frames: npt.NDArray[np.int64]
+
+    def jack_frame(self, index: int) -> int:
+        """The JACK frame time of the recording's sample `index`."""
+        position = max(0, int(np.searchsorted(self.indexes, index, side="right")) - 1)
+        return int(self.frames[position]) + index - int(self.indexes[position])
+
+
 class Recorder:
     """Records two JACK inputs in a separate process (see recorder_process); this side reads
     JACK's frame time and the recording, and counts xruns from a baseline."""
@@ -349,6 +362,14 @@ class Recorder:
         first = int(self._header[1])
         assert first >= 0, "nothing recorded yet"
         return jack_frame - first
+
+    def block_map(self) -> BlockMap:
+        """Where each recorded block starts in JACK's frame time (after the recording is
+        done: `BlockMap.jack_frame` maps a recording index back, exact across periods the
+        recorder lost)."""
+        starts = np.array(self._block_frames[: self.frames // self._block_unit + 1])
+        indexes = np.nonzero(starts >= 0)[0]
+        return BlockMap(indexes * self._block_unit, starts[indexes])
 
     def recorded_frame_exact(self, jack_frame: int) -> int | None:
         """Like `recorded_frame`, exact across periods the recorder lost to xruns (None:

@@ -333,10 +333,9 @@ class Planner:
         self._queue(self._rest_plan)
         self.resting = self.stopped = True
 
-    def unpanic(self, now: int, section: str | None, why: str = "") -> None:
-        """After a panic: re-enter on the re-entry point (with `section`, if named), opening
-        every gate. A panic not sounded yet still sounds: a resume never races it."""
-        self.stopped = False
+    def _reentry(self, now: int, section: str | None, why: str) -> int:
+        """Where a resume re-enters (the bed's re-entry point, or now without a bed), with
+        `section` started or taken there; an automatic re-entry not sounded yet is dropped."""
         self.queue.drop(lambda q: isinstance(q.action, EndRest))
         if self.bed is None:
             at = now
@@ -347,6 +346,13 @@ class Planner:
             if section is not None and section != self.bed.section:
                 self.transition(section, at, Quantize.IMMEDIATE, DestinationStart.BEGINNING,
                                 fades=False, why=why)
+        return at
+
+    def unpanic(self, now: int, section: str | None, why: str = "") -> None:
+        """After a panic: re-enter on the re-entry point (with `section`, if named), opening
+        every gate. A panic not sounded yet still sounds: a resume never races it."""
+        self.stopped = False
+        at = self._reentry(now, section, why)
         self._rest_plan = Plan([EndRest(at, self._reentry_fade(), why=why, unpanic=True)])
         self._queue(self._rest_plan)
 
@@ -411,16 +417,7 @@ class Planner:
                 self.transition(section, now, None, why=why)
             return
         # drop an automatic re-entry that has not happened yet, then re-enter on a downbeat
-        self.queue.drop(lambda q: isinstance(q.action, EndRest))
-        if self.bed is None:
-            at = now
-            if section is not None:
-                self.start_bed(section, now, why=why)
-        else:
-            at = first_sample(self._sync_instant(self.bed, now, self.score.rests.reenter))
-            if section is not None and section != self.bed.section:
-                self.transition(section, at, Quantize.IMMEDIATE, DestinationStart.BEGINNING,
-                                fades=False, why=why)
+        at = self._reentry(now, section, why)
         self.queue.push(EndRest(at, self._reentry_fade(), why=why), self._rest_plan)
 
     def _reentry_fade(self) -> int:

@@ -144,7 +144,7 @@ class Sampler(threading.Thread):
 
 def _clip(directory: Path) -> Path:
     clip = directory / "clip.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i",
+    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
                     "testsrc=size=64x48:rate=24:duration=60", "-c:v", "mpeg4", str(clip)],
                    check=True)
     return clip

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from adaptive.errors import AdaptiveError
 
 if TYPE_CHECKING:
+    from adaptive.live.midi import MidiConfig
     from adaptive.web.surface import HttpConfig
 
 log = logging.getLogger("adaptive")
@@ -57,6 +58,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"{args.timeline}: ok — {len(timeline.cues)} cues and {len(timeline.hits)} hits "
               f"over {timeline.duration:.1f} s"
               + (" (adaptive hits SCORE SHEET shows how each is met)" if timeline.hits else ""))
+    if args.midi_map:
+        from adaptive.live.midi_map import load_midi_map
+
+        print(f"{args.midi_map}: ok — {load_midi_map(args.midi_map, score).describe()}")
     return 0
 
 
@@ -295,6 +300,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print("adaptive: error: --follow and --from need a cue sheet; fix: add --timeline "
               "SHEET", file=sys.stderr)
         return 2
+    midi = _midi_config(args)
+    if isinstance(midi, str):
+        print(f"adaptive: error: {midi}", file=sys.stderr)
+        return 2
     from adaptive.chase import ChaseSettings
 
     chase = ChaseSettings(freewheel_frames=args.freewheel, on_loss=args.on_loss,
@@ -303,7 +312,25 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                              Path(args.timeline) if args.timeline else None,
                              start_from=args.start_from, follow=follow, chase=chase,
                              warning=args.warning, show_log=args.show_log,
-                             http=_http_config(args), go_lockout=args.go_lockout))
+                             http=_http_config(args), go_lockout=args.go_lockout,
+                             midi=midi))
+
+
+def _midi_config(args: argparse.Namespace) -> MidiConfig | str | None:
+    """`--midi [PORT]` and `--midi-map MAP` (either one turns MIDI on), or what is wrong."""
+    if args.midi is None and args.midi_map is None:
+        return None
+    if args.audio != "jack":
+        return ("--midi reads JACK MIDI, and ALSA MIDI is not supported yet; fix: run with "
+                "--audio jack (an ALSA controller reaches JACK through a2jmidid)")
+    if args.midi_map is None:
+        return "--midi needs a map of the controller; fix: add --midi-map MAP.toml " \
+            "(README: MIDI controllers)"
+    from adaptive.live.midi import MidiConfig
+
+    connect = [p.strip() for p in args.midi.split(",") if p.strip()] if args.midi else None
+    return MidiConfig(Path(args.midi_map), connect, f"{args.jack_name}-midi",
+                      args.jack_server)
 
 
 def _seconds_arg(text: str) -> float:
@@ -348,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a score and the files it names")
     validate.add_argument("score")
     validate.add_argument("--timeline", help="also check a timeline's cues against the score")
+    validate.add_argument("--midi-map", metavar="MAP", help="also check a MIDI map (serve "
+                          "--midi-map) against the score")
     validate.set_defaults(func=_cmd_validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the score format")
@@ -436,6 +465,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "(0.0.0.0:8080, for a tablet) the page asks for a token")
     serve.add_argument("--http-token", help="the token beyond loopback (default: a new one, "
                        "printed at start)")
+    serve.add_argument("--midi", nargs="?", const="", metavar="PORT", help="read a MIDI "
+                       "controller (JACK MIDI, with --audio jack) from these comma-separated "
+                       "JACK ports (default: the physical MIDI capture ports)")
+    serve.add_argument("--midi-map", metavar="MAP", help="TOML file mapping the controller's "
+                       "CCs to parameters and layer gains, and its notes and buttons to "
+                       "commands (implies --midi; README: MIDI controllers)")
     serve.add_argument("--name", default="default", help="instance name")
     serve.add_argument("--watch", action="store_true", help="reload the score when it changes")
     serve.add_argument("--timeline", help="a cue sheet (TOML, in seconds or film timecode): "

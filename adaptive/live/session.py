@@ -62,6 +62,7 @@ class ServeConfig:
     http: Any = None  # adaptive.web.surface.HttpConfig: the control surface and /metrics
     show_log: str | None = None  # None: a dated file beside the score; "none": off; a path
     go_lockout: float = 0.5  # seconds: a second /go sooner than this is ignored (`perform`)
+    midi: Any = None  # adaptive.live.midi.MidiConfig: a controller through a map (JACK)
 
 
 IDLE_TICK_BLOCKS = 4
@@ -168,6 +169,10 @@ def endpoints_for(config: ServeConfig, score: Score) -> list[Endpoint]:
         from adaptive.live.mqtt import MqttEndpoint
 
         endpoints.append(MqttEndpoint(config.mqtt))
+    if config.midi is not None:
+        from adaptive.live.midi import JackMidiEndpoint
+
+        endpoints.append(JackMidiEndpoint(config.midi, score))
     if config.http is not None:
         from adaptive.web.server import WebEndpoint
 

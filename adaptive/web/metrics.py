@@ -52,7 +52,7 @@ IMMEDIATE = (SetParam, SetParams, SetState, LayerMute, LayerSolo, LayerGain, Lay
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008, 0.010, 0.015,
                    0.020, 0.030, 0.050, 0.100)
 
-NOT_REJECTIONS = ("_coalesced", "mqtt_disconnected")
+NOT_REJECTIONS = ("_coalesced", "mqtt_disconnected", "midi_ignored")
 """InputStats kinds that count something other than a refused or corrected input."""
 
 

@@ -7,7 +7,6 @@ import logging
 import random
 import subprocess
 import sys
-from collections import deque
 from pathlib import Path
 
 import pytest
@@ -33,6 +32,7 @@ from adaptive.commands import (
 from adaptive.live.controller import InputStats
 from adaptive.live.inputs import Timed
 from adaptive.live.midi import JackMidiEndpoint, MidiConfig
+from adaptive.live.midi_bridge import DROPPED, EVENT, LOG, frame, read_frames
 from adaptive.live.midi_map import (
     Malformed,
     MidiMapError,
@@ -414,10 +414,17 @@ def test_the_reader_submits_a_read_together_and_counts_overflow(tmp_path: Path) 
     endpoint = JackMidiEndpoint(MidiConfig(path), SCORE)
     core = FakeCore()
     endpoint._core = core  # type: ignore[assignment]
-    queued: deque[bytes] = endpoint._events
-    queued.extend([cc(0, 10), cc(0, 127), note_on(36), note_on(47), cc(5, 1)])
-    endpoint._overflow = 3
-    endpoint.drain()
+    # what one read of the bridge's pipe holds: events, a drop count, a log line, and a
+    # frame cut short (the rest comes with the next read)
+    events = [cc(0, 10), cc(0, 127), note_on(36), note_on(47), cc(5, 1)]
+    late = frame(EVENT, cc(5, 2))
+    data = bytearray(b"".join(frame(EVENT, e) for e in events)
+                     + frame(DROPPED, b"3") + frame(LOG, b"hello") + late[:-1])
+    whole = read_frames(data)
+    assert len(whole) == 7 and data == late[:-1]  # the cut frame waits for its last byte
+    endpoint.handle(whole)
+    data += late[-1:]
+    assert read_frames(data) == [(EVENT, cc(5, 2))] and not data
     (commands, source, counter), = core.batches
     assert commands == [(SetParam(name="tension", value=1.0), None),
                         (PlayStinger(name="hit"), None)]

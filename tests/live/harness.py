@@ -230,7 +230,8 @@ class Window:
         print(f"xruns: {xruns} in {seconds:.1f} s; the plain pyo client beside it: "
               f"{reference}; allowed {allowed}")
         if xruns > allowed and reference > SPORADIC_XRUNS:
-            pytest.skip(f"machine too noisy to count xruns by: {xruns} in {seconds:.1f} s, "
+            test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+            pytest.skip(f"{test}: machine too noisy to count xruns by: {xruns} in {seconds:.1f} s, "
                         f"a plain pyo client beside it had {reference}")
         assert xruns <= allowed, (
             f"{xruns} xruns in {seconds:.1f} s, the plain pyo client beside it had {reference}"
@@ -263,7 +264,8 @@ class Attempt:
         print(what)
         if self.index < self.count:
             return True  # run it again
-        pytest.skip(f"machine too noisy for this measurement: {what}")
+        test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+        pytest.skip(f"{test}: machine too noisy for this measurement: {what}")
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,14 @@ def test_reload_takes_over_and_a_bad_score_keeps_the_old_one(
         low_curve = "[[0.0, -20.0], [1.0, 0.0]] }\n[sections.a.layers.mid]"
         score.write_text(score.read_text().replace(low_curve, low_curve.replace("-20", "-6")))
         served.wait_log("reloaded")
-        time.sleep(2.5)  # the next bar (2 s at 120 BPM), then steady state
+        line = next(line for line in served.log_lines if "takes over at sample" in line)
+        takeover = int(line.rsplit(" ", 1)[1])
+        # steady state: half a second past the take-over on the server's own clock (a wall
+        # clock's guess is wrong on a busy machine, where the build itself takes seconds)
+        deadline = time.monotonic() + 20.0
+        while int(status(served.osc_port)["sample"]) < takeover + RATE // 2:  # type: ignore[call-overload]
+            assert time.monotonic() < deadline, "the reload never took over"
+            time.sleep(0.05)
         reloaded_at = recorder.frames
         score.write_text("[sections.a\nthis is not toml")
         served.wait_log("reload_failed")

@@ -12,6 +12,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import time
 from importlib import metadata
 from pathlib import Path
@@ -54,7 +55,7 @@ def machine() -> dict[str, str]:
 
 
 def plots(latency: dict[str, Any], versus: dict[str, Any], renders: dict[str, Any],
-          nrt: dict[str, Any]) -> None:
+          nrt: dict[str, Any], streamed: dict[str, Any] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,17 +77,24 @@ def plots(latency: dict[str, Any], versus: dict[str, Any], renders: dict[str, An
     figure.savefig(OUT / "latency.png")
     plt.close(figure)
 
-    if versus:
+    if versus or streamed:
         figure, axis = plt.subplots(figsize=(8, 4), dpi=110)
-        for rate in sorted({f["rate"] for f in versus.values()}):
-            rows = sorted((f for f in versus.values() if f["rate"] == rate),
-                          key=lambda f: f["stems"])
-            counts = [f["stems"] for f in rows]
-            for engine, style in (("adaptive", "-o"), ("scsynth", "--s")):
-                axis.plot(counts, [f[f"{engine}_cpu"][1] for f in rows], style,
-                          label=f"{engine}, {rate} msg/s")
-            axis.set_xticks(counts, [str(c) for c in counts])
+        ticks: set[int] = set()
+        colours = {"adaptive": "tab:blue", "scsynth": "tab:orange"}
+        for table, kind, marker in ((versus, "RAM", "o"), (streamed or {}, "streamed", "^")):
+            for rate in sorted({f["rate"] for f in table.values()}):
+                rows = sorted((f for f in table.values() if f["rate"] == rate),
+                              key=lambda f: f["stems"])
+                counts = [f["stems"] for f in rows]
+                ticks.update(counts)
+                line = {"RAM": "-", "streamed": ":"}[kind]
+                for engine in ("adaptive", "scsynth"):
+                    axis.plot(counts, [f[f"{engine}_cpu"][1] for f in rows],
+                              line + marker, color=colours[engine],
+                              alpha=1.0 if rate == 1000 else 0.55,
+                              label=f"{engine}, {kind}, {rate} msg/s")
         axis.set_xscale("log", base=2)
+        axis.set_xticks(sorted(ticks), [str(c) for c in sorted(ticks)])
         axis.set_xlabel("stereo stems")
         axis.set_ylabel("CPU, median (% of one core)")
         axis.legend(fontsize=8)
@@ -128,7 +136,9 @@ def _meets(value: float, target: float, lower_is_better: bool = True) -> str:
     return f"missed by {ratio:.2f}×"
 
 
-PARTS = ("render", "nrt", "onsets", "live_onsets", "latency", "scsynth", "state")
+PARTS = ("render", "nrt", "onsets", "live_onsets", "latency", "scsynth", "scsynth_streamed",
+         "state")
+STREAMED_STEMS = [32, 128]  # issue 10: streamed stems live beside scsynth's DiskIn
 
 
 def main() -> None:
@@ -179,8 +189,10 @@ def main() -> None:
     versus = part("scsynth", "versus_scsynth", lambda: scsynth.collect(
         stems, 8.0 if quick else 60.0, [100] if quick else [100, 1000], repeats)
         if have_scsynth else {})
+    streamed = part("scsynth_streamed", "versus_scsynth_streamed", lambda: scsynth.collect(
+        [8] if quick else STREAMED_STEMS, 8.0 if quick else 60.0,
+        [100] if quick else [100, 1000], repeats, streamed=True) if have_scsynth else {})
     state = part("state", "state_at", state_at.collect)
-    plots(latency, versus, renders, nrt)
     elapsed = time.perf_counter() - started
     how = f"Written by `bin/bench{' --quick' if quick else ''}`"
     if args.redo:
@@ -189,20 +201,44 @@ def main() -> None:
                f"({previous.get('how', '?')})")
     else:
         how += f" in {elapsed / 60:.1f} min"
-    (OUT / "report.md").write_text("\n".join(
-        write_report(quick, how, renders, nrt, onset_rows, live_rows, latency, versus, state))
-        + "\n")
-    (OUT / "figures.json").write_text(json.dumps(
-        {"quick": quick, "how": how, "renders": renders, "scsynth_nrt": nrt,
-         "onsets": onset_rows, "live_onsets": live_rows, "latency": latency,
-         "versus_scsynth": versus, "state_at": state}, indent=1) + "\n")
-    print(f"wrote {OUT / 'report.md'}: {how}")
+    write_outputs({"quick": quick, "how": how, "renders": renders, "scsynth_nrt": nrt,
+                   "onsets": onset_rows, "live_onsets": live_rows, "latency": latency,
+                   "versus_scsynth": versus, "versus_scsynth_streamed": streamed,
+                   "state_at": state})
+
+
+def write_outputs(figures: dict[str, Any]) -> None:
+    """The plots, report.md and figures.json, all from `figures`."""
+    streamed = figures.get("versus_scsynth_streamed", {})
+    plots(figures["latency"], figures["versus_scsynth"], figures["renders"],
+          figures["scsynth_nrt"], streamed)
+    (OUT / "report.md").write_text("\n".join(write_report(
+        figures["quick"], figures["how"], figures["renders"], figures["scsynth_nrt"],
+        figures["onsets"], figures["live_onsets"], figures["latency"],
+        figures["versus_scsynth"], figures["state_at"], streamed)) + "\n")
+    (OUT / "figures.json").write_text(json.dumps(figures, indent=1) + "\n")
+    print(f"wrote {OUT / 'report.md'}: {figures['how']}")
+
+
+def merge_versus(results: dict[str, Any], streamed: bool) -> None:
+    """Cases measured by `python -m tests.bench.scsynth ... --write` into the full report's
+    figures (a case of the same stems and rate is replaced, the others kept), then the
+    report written again: a few cases measured again without the rest."""
+    figures = json.loads((OUT / "figures.json").read_text())
+    key = "versus_scsynth_streamed" if streamed else "versus_scsynth"
+    figures.setdefault(key, {}).update(results)
+    command = "python -m tests.bench.scsynth " + " ".join(sys.argv[1:])
+    figures["how"] = (f"live vs scsynth, {'streamed' if streamed else 'RAM'}, "
+                      f"{len(results)} cases measured again by `{command}` on "
+                      f"{time.strftime('%Y-%m-%d')}; " + figures.get("how", "?"))
+    write_outputs(figures)
 
 
 def write_report(quick: bool, how: str, renders: dict[str, Any], nrt: dict[str, Any],
                  onset_rows: list[dict[str, Any]], live_rows: list[dict[str, Any]],
                  latency: dict[str, Any], versus: dict[str, Any],
-                 state: dict[str, Any]) -> list[str]:
+                 state: dict[str, Any], streamed: dict[str, Any] | None = None) -> list[str]:
+    streamed = streamed or {}
     worst = max(abs(float(r["error"])) for r in onset_rows)
     live_worst = max((abs(float(r["worst_error_samples"])) for r in live_rows
                       if r["reliable"]), default=float("nan"))
@@ -221,14 +257,8 @@ def write_report(quick: bool, how: str, renders: dict[str, Any], nrt: dict[str, 
                 lines.append(f"| {protocol} → audio p99 ≤ {target} ms, {key} | "
                              f"{f['p99_ms']:.2f} ms ({f['p99_over_period']:.2f} periods) | "
                              f"{_meets(f['p99_ms'], target)} |")
-    for key, f in versus.items():
-        if f["stems"] == max(v["stems"] for v in versus.values()):
-            lines.append(f"| CPU ≤ 1.0× scsynth, {key} | {f['cpu_ratio_median']:.2f}× | "
-                         f"{_meets(f['cpu_ratio_median'], 1.0)} |")
-            xruns = max(f["adaptive_xruns"])
-            lines.append(f"| 0 xruns, {key}, {f['seconds']:.0f} s | adaptive "
-                         f"{f['adaptive_xruns']}, scsynth {f['scsynth_xruns']} | "
-                         f"{'met' if xruns == 0 else 'missed'} |")
+    for table, kind in ((versus, "RAM"), (streamed, "streamed")):
+        lines += _versus_targets(table, kind)
     if isinstance(renders.get("32 stems"), dict):
         speed = renders["32 stems"]["render_speed"]
         lines.append(f"| offline ≥ 40× real time at 32 stems | {speed:.1f}× | "
@@ -311,35 +341,108 @@ def write_report(quick: bool, how: str, renders: dict[str, Any], nrt: dict[str, 
               "the CPU runs below), not load: the rate doubles and the count does not.", ""]
 
     lines += ["## Live DSP load, adaptive vs scsynth (`bin/bench scsynth`)", "",
-              "N looping stereo stems with a smoothed gain each; adaptive plays a score whose "
-              "gains follow a parameter, scsynth one `PlayBuf` loop per stem with a `Lag`ged "
-              "gain set by `/n_set`. CPU: the engine process (100 % = one core); JACK load: "
-              "the client's `cpu_load()`; xruns: a JACK xrun callback in a separate recorder.",
-              ""]
-    if versus:
-        lines += ["| workload | s | adaptive CPU % | scsynth CPU % | ratio | adaptive JACK load"
-                  " % | scsynth JACK load % | adaptive xruns | scsynth xruns |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for key, f in versus.items():
-            lines.append(f"| {key} | {f['seconds']:.0f} | {_spread(f['adaptive_cpu'])} | "
-                         f"{_spread(f['scsynth_cpu'])} | **{f['cpu_ratio_median']:.2f}×** | "
-                         f"{_spread(f['adaptive_jack_load'])} | "
-                         f"{_spread(f['scsynth_jack_load'])} | {f['adaptive_xruns']} | "
-                         f"{f['scsynth_xruns']} |")
-        lines += ["", "![cpu](cpu_vs_stems.png)"]
+              "N looping stereo stems (60 s float WAV) with a smoothed gain each; adaptive "
+              "plays a score whose gains follow a parameter, scsynth one loop per stem with a "
+              "`Lag`ged gain set by `/n_set`. CPU: the engine process (100 % = one core); "
+              "JACK load: JACK's `cpu_load()`. xruns: counted by a JACK client with an xrun "
+              "callback and no process callback (not in the graph), with the recorder that "
+              "checks the engine is sounding attached only just before and after the "
+              "measured seconds; earlier rows (no plain-client column) were counted by that "
+              "recorder, attached throughout. *plain*: the xruns of a plain pyo client (one "
+              "sine) on a JACK server of its own in the same seconds, the machine's share "
+              "(`tests/live/harness.py` `NoiseReference`).", ""]
+    if versus or streamed:
+        for table, kind, how_read in (
+                (versus, "In RAM", "scsynth: `PlayBuf` on a buffer read whole "
+                 "(`/b_allocRead`); adaptive: the stems as tables."),
+                (streamed, "Streamed from disk (`bin/bench --redo scsynth_streamed`)",
+                 "The same files, every one streamed: adaptive with `[score] "
+                 "stream_longer_than = 0.0` (its disk threads, past a resident head of "
+                 "1.37 s); scsynth with `DiskIn.ar(2, bufnum, loop: 1)` on a cue buffer of "
+                 "65,536 frames left open (`/b_alloc`, `/b_read ... 0 65536 0 1`). *read*: "
+                 "MB/s the engine process read (`rchar` in /proc; a stereo float stem is "
+                 "0.38 MB/s), *underruns*: adaptive's layers faded out for a late disk.")):
+            if table:
+                lines += [f"### {kind}", "", how_read, "", *_versus_table(table), ""]
+        lines += ["![cpu](cpu_vs_stems.png)"]
     else:
         lines.append("scsynth is not installed (`bin/bench` installs supercollider-server).")
     lines += ["", "## What limits the figures", "", NOTES]
     return lines
 
 
+def _versus_targets(table: dict[str, Any], kind: str) -> list[str]:
+    """The CPU and xrun targets at the table's largest stem count."""
+    lines = []
+    for key, f in table.items():
+        if f["stems"] != max(v["stems"] for v in table.values()):
+            continue
+        lines.append(f"| CPU ≤ 1.0× scsynth, {kind}, {key} | {f['cpu_ratio_median']:.2f}× | "
+                     f"{_meets(f['cpu_ratio_median'], 1.0)} |")
+        xruns = max(f["adaptive_xruns"])
+        plain = (f"; plain client {f['adaptive_plain_xruns']}"
+                 if "adaptive_plain_xruns" in f else "")
+        lines.append(f"| 0 xruns, {kind}, {key}, {f['seconds']:.0f} s | adaptive "
+                     f"{f['adaptive_xruns']}, scsynth {f['scsynth_xruns']}{plain} | "
+                     f"{'met' if xruns == 0 else 'missed'} |")
+    return lines
+
+
+def _versus_table(table: dict[str, Any]) -> list[str]:
+    """One row per workload: CPU, JACK load, xruns with the plain client's beside them."""
+    streamed = any(f.get("streamed") for f in table.values())
+    head = ("| workload | s | adaptive CPU % | scsynth CPU % | ratio | adaptive JACK load % | "
+            "scsynth JACK load % | adaptive xruns (plain) | scsynth xruns (plain) |")
+    if streamed:
+        head += " read MB/s adaptive, scsynth | adaptive underruns |"
+    lines = [head, "|---" * (head.count("|") - 1) + "|"]
+
+    def xruns(f: dict[str, Any], engine: str) -> str:
+        plain = f.get(f"{engine}_plain_xruns")
+        return f"{f[f'{engine}_xruns']}" + (f" ({plain})" if plain is not None else "")
+
+    for key, f in table.items():
+        row = (f"| {key} | {f['seconds']:.0f} | {_spread(f['adaptive_cpu'])} | "
+               f"{_spread(f['scsynth_cpu'])} | **{f['cpu_ratio_median']:.2f}×** | "
+               f"{_spread(f['adaptive_jack_load'])} | {_spread(f['scsynth_jack_load'])} | "
+               f"{xruns(f, 'adaptive')} | {xruns(f, 'scsynth')} |")
+        if streamed:
+            row += (f" {f.get('adaptive_read_mb_s', '?')}, {f.get('scsynth_read_mb_s', '?')} | "
+                    f"{f.get('adaptive_underruns', '?')} |")
+        lines.append(row)
+    return lines
+
+
 NOTES = """\
-- **Inside the audio callback adaptive is near scsynth; the gap is the Python control
-  path.** JACK's DSP load (the whole graph's share of each period, recorder included) was
-  0.93-1.32× scsynth's in the full run, while the process CPU differed by 1.5-3.7×: the
-  rest is the OSC thread, the ticker and the server's other Python threads. A `/param`
-  costs ~30 µs of Python when messages come back to back but ~100-230 µs when they come
-  1-10 ms apart
+- **The instrument, checked.** The recorder that checks an engine is sounding is itself a
+  Python JACK client in the graph. Kept attached (`python -m tests.bench.scsynth --stems 128
+  --seconds 30 --rates 1000 --repeats 1 --streamed --recorder-during`, 2026-12-03), JACK's
+  DSP load was 17.2 % with adaptive and 7.7 % with scsynth, with 15 and 12 xruns while the
+  plain pyo client on a JACK server of its own had 4 and 3 in the same seconds; detached
+  (now the default) the same case measured 9.6-12.2 % and 3.6-7.6 % in three runs. The
+  recorder costs about 4-6 % of each period and adds xruns of its own: the rows without a
+  plain-client column (2026-12-01) include it. xruns are now counted by a JACK client with
+  an xrun callback and no process callback (outside the cycle), the plain client's count
+  beside them: where it had tens or hundreds (other sessions' live tests and renders on
+  the same two cores), both engines had about as many.
+- **`bin/bench scsynth` "in RAM" had streamed adaptive's stems since streaming came
+  (2026-12-02)**: its one-minute stems are past the default `stream_longer_than` (30 s).
+  The bench now writes the threshold into the score either way and refuses a run whose
+  `/status` says otherwise; the bytes each engine read (`rchar`) are in the figures.
+- **Streamed, both engines read what they play**: 48-49 MB/s at 128 stems (adaptive 2.3 %
+  less: its resident 1.37 s head is not read again at each loop), no underrun. scsynth's
+  `DiskIn` costs it less than its `PlayBuf` (5.0 vs 8.0 % of a core at 128 stems, 100
+  msg/s; `PlayBuf` interpolates, `DiskIn` copies), while adaptive streamed costs more than
+  adaptive in RAM (25.4 vs 15.0 %: the disk threads, Python every few ms, and the stamp
+  ring each streamed layer is checked against; not profiled), so streamed is the largest
+  gap: 5.0× scsynth's CPU at 100 msg/s, 6.2× at 1,000 (JACK load 11.0 vs 4.5 %, 10.6 vs
+  5.6 %).
+- **The gap is mostly the Python control path.** JACK's DSP load (the whole graph's share
+  of each period) was 0.93-1.32× scsynth's in the 2026-12-01 run, recorder included; with
+  it detached, 1.2× and 1.3× in RAM at 128 stems and 100 and 1,000 msg/s, while the
+  process CPU differed by 1.9× and 3.3×: the rest is the OSC thread, the ticker and the
+  server's other Python threads. A `/param` costs ~30 µs of Python when messages come back
+  to back but ~100-230 µs when they come 1-10 ms apart
   (measured with `time.thread_time()` in the OSC thread: parse 25, checks 82, conductor and
   graph 124 µs at 100 msg/s): on this VM a thread that wakes every few ms runs on cold
   caches (a plain Python loop measured 75 µs back to back, 102 µs with 1 ms sleeps, 167 µs

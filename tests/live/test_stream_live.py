@@ -78,7 +78,14 @@ def _where(recording: Audio, stem: Audio, at: int, near: int | None,
     return low + lag if corr[lag] / norm > 0.9 else None
 
 
-def test_streamed_stems_play_live_from_disk(tmp_path: Path, jack: str, noise: Window) -> None:
+def test_streamed_stems_play_live_from_disk(tmp_path: Path, jack: str,
+                                           noise_reference: NoiseReference) -> None:
+    for attempt in noise_reference.attempts(2):
+        with attempt:
+            _play_from_disk(tmp_path, jack, attempt.window)
+
+
+def _play_from_disk(tmp_path: Path, jack: str, noise: Window) -> None:
     stem_a = _noise(tmp_path / "a.wav", 1)
     stem_b = _noise(tmp_path / "b.wav", 2)
     (tmp_path / "score.toml").write_text(SCORE)
@@ -122,8 +129,9 @@ def test_streamed_stems_play_live_from_disk(tmp_path: Path, jack: str, noise: Wi
     offset_a = origin - (start + 480)
     offsets_a = run(stem_a, start + 480, offset_a, 4.5)
     assert len(offsets_a) >= 16, offsets_a
-    # one sample per sample; an xrun can only shift the recording by whole periods
-    whole_periods = {-k * 256 for k in range(xruns + 1)}
+    # one sample per sample; an xrun can only shift the recording by whole periods: one the
+    # graph missed plays the music later, one the recorder missed shifts the recording
+    whole_periods = {k * 256 for k in range(-xruns, xruns + 1)}
     assert {o - offset_a for o in offsets_a} <= whole_periods, (offsets_a, offset_a)
     # b: its first frame found after the transition (by its first 100 ms), then followed
     region = audio[start + 5 * RATE:].astype(np.float64)

@@ -58,8 +58,10 @@ HEAD = RING
 """Frames of each streamed stem kept in RAM: an entry at position 0 needs no disk read,
 and the disk thread has a whole ring of time before it must read past the head."""
 
-CHUNK = 8192
-"""Frames written per layer at a time once a voice runs (170 ms): fewer, larger reads."""
+CHUNK = 16384
+"""Frames written per layer at a time once a voice runs (341 ms): fewer, larger reads
+(measured: 128 streamed stems took a quarter less CPU than at 8,192, offline), and still
+three quarters of a ring ahead of the counter."""
 
 FIRST = 4096
 """Frames filled at once when a voice is started (before its start sample sounds)."""

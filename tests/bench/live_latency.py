@@ -47,10 +47,11 @@ gain = {{ intensity = [[0.0, -60.0], [1.0, -50.0]] }}
 parameter the background traffic moves) kept 50 dB down, so the tone's step is found."""
 
 
-def write_score(directory: Path, stems: int) -> Path:
-    """The latency score with `stems - 1` quiet background stems beside the tone."""
+def write_score(directory: Path, stems: int, streamed: bool = False) -> Path:
+    """The latency score with `stems - 1` quiet background stems beside the tone (with
+    `streamed`, every stem streamed from disk by the server's disk thread)."""
     write_sine(directory / "tone.wav", 12000.0, 9.0, amplitude=0.5)
-    text = SCORE
+    text = ("[score]\nstream_longer_than = 0.0\n" if streamed else "") + SCORE
     for index in range(stems - 1):
         write_sine(directory / f"bg{index:03d}.wav", 100.0 + 37.0 * index, 8.0,
                    amplitude=0.05)
@@ -175,8 +176,8 @@ def highest_clean(floods: dict[str, dict[str, object]]) -> int:
 
 
 def collect(trials: int, stems_list: list[int], background_rate: int, osc_rates: list[int],
-            mqtt_rates: list[int], flood_seconds: float, flood_stems: int
-            ) -> dict[str, Any]:
+            mqtt_rates: list[int], flood_seconds: float, flood_stems: int,
+            streamed: bool = False) -> dict[str, Any]:
     """Latency per protocol, stem count and background traffic (with the raw samples), and
     flood ramps for OSC and MQTT at `flood_stems` stems."""
     report: dict[str, Any] = {"period_ms": PERIOD * 1000 / RATE, "latency": {},
@@ -189,7 +190,7 @@ def collect(trials: int, stems_list: list[int], background_rate: int, osc_rates:
             mosquitto_broker(extra_config="set_tcp_nodelay true\n") as broker:
         for stems in stems_list:
             with tempfile.TemporaryDirectory() as tmp:
-                score = write_score(Path(tmp), stems)
+                score = write_score(Path(tmp), stems, streamed)
                 prefix = f"adaptive/bench-{uuid.uuid4().hex[:6]}"
                 floods = (osc_rates, mqtt_rates) if stems == flood_stems else ([], [])
                 seconds = (4 * trials * 0.12 + sum(len(r) for r in floods)
@@ -259,9 +260,12 @@ def main() -> None:
     parser.add_argument("--mqtt-rates", type=int, nargs="*", default=[500, 1000, 2000, 5000])
     parser.add_argument("--flood-seconds", type=float, default=5.0)
     parser.add_argument("--flood-stems", type=int, default=32)
+    parser.add_argument("--streamed", action="store_true", help="every stem streamed from "
+                        "disk (issue 10: p99 with 128 streamed stems)")
     args = parser.parse_args()
     report = collect(args.trials, args.stems, args.background, args.osc_rates,
-                     args.mqtt_rates, args.flood_seconds, args.flood_stems)
+                     args.mqtt_rates, args.flood_seconds, args.flood_stems, args.streamed)
+    report["streamed"] = args.streamed
     report.pop("raw_ms")
     print(json.dumps(report, indent=2))
 

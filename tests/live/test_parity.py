@@ -23,7 +23,6 @@ the machine's: the piece plays once more, then the test is skipped with the coun
 
 from __future__ import annotations
 
-import json
 import math
 import socket
 import time
@@ -31,60 +30,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pythonosc.osc_packet import OscPacket
 
 from adaptive.commands import parse_command
-from adaptive.live.osc import encode_bundle, encode_message
+from adaptive.live.osc import encode_bundle
 from adaptive.render import render
 from adaptive.score.load import load_score
-from tests.audio import impulses, sine_level_db, write_marker, write_sine
+from tests.audio import impulses, sine_level_db
 from tests.live.harness import PERIOD, RATE, NoiseReference, Recorder, Window, serve
+from tests.live.piece import BAR_A, BASE, status_at, write_stems
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
-BAR_A = RATE * 60 / 97 * 4
-SCORE = """
-[score]
-initial_section = "a"
-[parameters.x]
-smoothing = 0.3
-[parameters.y]
-smoothing = 0.3
-default = 0.5
-[sections.a]
-tempo = 97
-bars = 8
-[sections.a.layers.low]
-stem = "low.wav"
-gain = { x = [[0.0, -24.0], [1.0, 0.0]] }
-[sections.a.layers.high]
-stem = "high.wav"
-gain = { y = [[0.0, -24.0], [1.0, 0.0]] }
-[sections.a.layers.click]
-stem = "click.wav"
-[sections.b]
-tempo = 120
-bars = 4
-[sections.b.layers.tone]
-stem = "tone.wav"
-gain = { x = [[0.0, -12.0], [1.0, 0.0]] }
-[sections.b.layers.mark]
-stem = "mark.wav"
-[[transitions]]
-when = "bar"
-fade_out = 0.2
-[stingers.hit]
-stem = "hit.wav"
-when = "beat"
-duck = -3.0
-duck_attack = 0.02
-duck_release = 0.2
-[rests]
-when = "beat"
-release = 0.3
-reenter = "bar"
-"""
-BASE = 4.0  # seconds: the server is up and measured before the first cue
 CUES = [(2.3, {"cmd": "param", "name": "x", "value": 1.0}),
         (4.4, {"cmd": "params", "values": {"y": 1.0}}),
         (6.1, {"cmd": "section", "name": "b"}),
@@ -113,29 +69,6 @@ def _osc_args(body: dict[str, object]) -> list[object]:
     return [body["name"]] if "name" in body else []
 
 
-def _write_stems(directory: Path) -> None:
-    write_sine(directory / "low.wav", 220.0, 20.0, amplitude=0.05)
-    write_sine(directory / "high.wav", 1003.0, 20.0, amplitude=0.05)
-    write_sine(directory / "tone.wav", 660.0, 9.0, amplitude=0.05)
-    write_marker(directory / "click.wav", 20.0, amplitude=0.5,
-                 positions=tuple(math.ceil(k * BAR_A) for k in range(8)))
-    write_marker(directory / "mark.wav", 9.0, amplitude=0.5)
-    write_marker(directory / "hit.wav", 0.5, amplitude=0.5)
-    (directory / "score.toml").write_text(SCORE)
-
-
-def _status(port: int, recorder: Recorder) -> tuple[dict[str, object], int, float]:
-    """The server's status, the JACK frame time and wall time at which it was answered."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(2.0)
-        before, wall_before = recorder.frame_time(), time.time()
-        sock.sendto(encode_message("/status", []), ("127.0.0.1", port))
-        data, _ = sock.recvfrom(65536)
-        after, wall_after = recorder.frame_time(), time.time()
-    status = json.loads(OscPacket(data).messages[0].message.params[0])
-    return status, (before + after) // 2, (wall_before + wall_after) / 2
-
-
 def _play_live(jack: str, directory: Path) -> tuple[np.ndarray, list[int], int]:
     """The recording from the server's sample 0, and the samples (on that scale) where the
     JACK server reported an xrun."""
@@ -144,7 +77,7 @@ def _play_live(jack: str, directory: Path) -> tuple[np.ndarray, list[int], int]:
     try:
         ports = f"{recorder.name}:in_1,{recorder.name}:in_2"
         with serve(directory / "score.toml", jack, "--jack-connect", ports) as served:
-            status, frame, wall = _status(served.osc_port, recorder)
+            status, frame, wall = status_at(served.osc_port, recorder)
             sample = int(status["sample"])  # type: ignore[call-overload]
             assert sample < (BASE - 1.0) * RATE, "the server took too long to come up"
             # the first sample of the next block sounds in the next JACK period
@@ -180,7 +113,7 @@ def test_offline_and_live_give_the_same_onsets_and_levels(
 
 
 def _compare(tmp_path: Path, jack: str, noise: Window) -> None:
-    _write_stems(tmp_path)
+    write_stems(tmp_path)
     loaded = load_score(tmp_path / "score.toml")
     commands = [(round((BASE + at) * RATE), parse_command(body)) for at, body in CUES]
     offline = render(loaded, commands, round(SECONDS * RATE)).audio

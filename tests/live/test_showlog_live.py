@@ -39,11 +39,10 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile
-from pythonosc.osc_packet import OscPacket
 
 from adaptive.cli import main
 from adaptive.live.osc import encode_bundle, encode_message
-from tests.audio import impulses, sine_level_db, write_marker, write_sine
+from tests.audio import impulses, sine_level_db
 from tests.live.harness import (
     PERIOD,
     RATE,
@@ -55,52 +54,10 @@ from tests.live.harness import (
     mosquitto_broker,
     serve,
 )
+from tests.live.piece import BAR_A, BASE, status_at, write_stems
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 
-BAR_A = RATE * 60 / 97 * 4
-SCORE = """
-[score]
-initial_section = "a"
-[parameters.x]
-smoothing = 0.3
-[parameters.y]
-smoothing = 0.3
-default = 0.5
-[sections.a]
-tempo = 97
-bars = 8
-[sections.a.layers.low]
-stem = "low.wav"
-gain = { x = [[0.0, -24.0], [1.0, 0.0]] }
-[sections.a.layers.high]
-stem = "high.wav"
-gain = { y = [[0.0, -24.0], [1.0, 0.0]] }
-[sections.a.layers.click]
-stem = "click.wav"
-[sections.b]
-tempo = 120
-bars = 4
-[sections.b.layers.tone]
-stem = "tone.wav"
-gain = { x = [[0.0, -12.0], [1.0, 0.0]] }
-[sections.b.layers.mark]
-stem = "mark.wav"
-[[transitions]]
-when = "bar"
-fade_out = 0.2
-[stingers.hit]
-stem = "hit.wav"
-when = "beat"
-duck = -3.0
-duck_attack = 0.02
-duck_release = 0.2
-[rests]
-when = "beat"
-release = 0.3
-reenter = "bar"
-"""
-BASE = 4.0  # seconds: the server is up and measured before the first cue
 TIMETAGGED = True
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -147,29 +104,6 @@ MIXED_CUES = [Cue(1.0, "MQTT", "param", ("param/x", "1.0")),
               Cue(19.0, "OSC", "stinger", ("/stinger", ["hit"]))]
 MIXED_BASE = 6.0  # the page loads and MQTT connects before the server's clock is measured
 LAYERS = (220.0, 1003.0, 660.0)  # low, high (section a), tone (section b)
-
-
-def _write_stems(directory: Path) -> None:
-    write_sine(directory / "low.wav", 220.0, 20.0, amplitude=0.05)
-    write_sine(directory / "high.wav", 1003.0, 20.0, amplitude=0.05)
-    write_sine(directory / "tone.wav", 660.0, 9.0, amplitude=0.05)
-    write_marker(directory / "click.wav", 20.0, amplitude=0.5,
-                 positions=tuple(math.ceil(k * BAR_A) for k in range(8)))
-    write_marker(directory / "mark.wav", 9.0, amplitude=0.5)
-    write_marker(directory / "hit.wav", 0.5, amplitude=0.5)
-    (directory / "score.toml").write_text(SCORE)
-
-
-def _status(port: int, recorder: Recorder) -> tuple[dict[str, object], int, float]:
-    """The server's status, the JACK frame time and wall time at which it was answered."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(2.0)
-        before, wall_before = recorder.frame_time(), time.time()
-        sock.sendto(encode_message("/status", []), ("127.0.0.1", port))
-        data, _ = sock.recvfrom(65536)
-        after, wall_after = recorder.frame_time(), time.time()
-    status = json.loads(OscPacket(data).messages[0].message.params[0])
-    return status, (before + after) // 2, (wall_before + wall_after) / 2
 
 
 class Publisher:
@@ -244,7 +178,7 @@ def _play_live(jack: str, directory: Path, cues: list[Cue], base: float, seconds
         ports = f"{recorder.name}:in_1,{recorder.name}:in_2"
         with serve(directory / "score.toml", jack, "--jack-connect", ports,
                    *extra) as served, connect(served) as inputs:
-            status, frame, wall = _status(served.osc_port, recorder)
+            status, frame, wall = status_at(served.osc_port, recorder)
             sample = int(status["sample"])  # type: ignore[call-overload]
             assert sample < (base - 1.0) * RATE, "the server took too long to come up"
             zero_estimate = recorder.recorded_frame(frame) + PERIOD / 2 - sample
@@ -279,7 +213,7 @@ def test_a_replayed_show_log_sounds_as_the_show_did(
         with attempt:
             directory = tmp_path / f"attempt-{index}"
             directory.mkdir()
-            _write_stems(directory)
+            write_stems(directory)
             live = _play_live(jack, directory, CUES, BASE, BASE + 24.0)
             _compare(directory, live, CUES, BASE + 24.0, attempt.window, capsys)
 
@@ -312,7 +246,7 @@ def test_a_show_driven_by_osc_mqtt_and_the_page_replays_as_it_sounded(
             with attempt:
                 directory = tmp_path / f"attempt-{index}"
                 directory.mkdir()
-                _write_stems(directory)
+                write_stems(directory)
                 prefix = f"adaptive/show-{uuid.uuid4().hex[:6]}"
                 http = free_port(socket.SOCK_STREAM)
                 live = _play_live(jack, directory, MIXED_CUES, MIXED_BASE, seconds,

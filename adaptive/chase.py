@@ -88,6 +88,7 @@ class Chase:
         self._consistent = 0
         self._previous_time: tuple[int, float] | None = None
         self._recentred = False
+        self._free_start: tuple[int, float] | None = None  # (perf sample, film s) of a free run
 
     # --------------------------------------------------------------- the lock
 
@@ -105,6 +106,7 @@ class Chase:
         """No player: run the sheet from a film time as if a perfect one played it."""
         self.offset = self.placed = at - film_seconds * self.rate
         self.state, self.playing, self.player_state = "free", True, None
+        self._free_start = (at, film_seconds)
         return Relocate(f"running the sheet freely from {film_seconds:.3f} s")
 
     # ----------------------------------------------------------------- reports
@@ -218,8 +220,10 @@ class Chase:
 
     def status(self, now: int) -> dict[str, object]:
         age = None if self.last_report is None else (now - self.last_report) / self.rate
-        return {"state": self.state, "film_time": self.film_at(now) if self.playing
-                else self.film_time,
+        film = self.film_at(now) if self.playing else self.film_time
+        if self.state == "free" and self._free_start is not None and now < self._free_start[0]:
+            film = self._free_start[1]  # not sounding yet: the run is at its start, not before
+        return {"state": self.state, "film_time": film,
                 "delta_ms": None if self.last_delta is None else round(
                     1000 * self.last_delta, 2),
                 "report_age": None if age is None else round(age, 3),

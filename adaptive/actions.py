@@ -102,8 +102,20 @@ class BendVoices:
     ramps: dict[tuple[str, int], Ramp] = field(hash=False)
 
 
+@dataclass(frozen=True)
+class NudgeClock:
+    """Varispeed: from `at`, the graph's counter gains `samples` over `length` samples, so
+    the whole music runs that little faster (or slower, for negative `samples`) meanwhile
+    and then carries on moved (a film's chase, see `chase.Nudge`)."""
+
+    at: int
+    samples: int
+    length: int
+    why: str = ""
+
+
 Action = (StartVoice | StopVoice | RampParams | StartStinger | StartRest | EndRest | RampLayers
-          | BendVoices)
+          | BendVoices | NudgeClock)
 
 ControlAction = RampParams | RampLayers | BendVoices
 

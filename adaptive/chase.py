@@ -14,8 +14,15 @@ Decisions, for the controller to carry out:
 - `Relocate` — play what the sheet implies at the film time under the lock: on play (from
   stop or pause), after a jump (a report off the lock by more than the lock window), and
   at the next bar when the lock has drifted by more than half a frame from the offset the
-  music was placed with. Small drift moves only the lock (and with it the cues still to
-  come), never the sound.
+  music was placed with.
+- `Nudge` — small drift (the player's clock and the sound card's are never quite the
+  same: tens of ppm, half a frame in minutes): with `varispeed` set, once the lock is
+  `NUDGE_SECONDS` or more from the music (and less than half a frame), the music is moved
+  onto it by a short change of speed, at most `varispeed` (0.1 %: 1.7 cents, below what
+  an ear hears), as a DAW's chase resamples to follow timecode. The controller nudges the
+  graph's counter (`SampleCounter.nudge`); reports arriving while the nudge runs are read
+  as if it were done. Without `varispeed`, small drift moves only the lock (and with it
+  the cues still to come) until it re-chases.
 - `Halt` — fade to silence and hold: pause, stop, a seek in progress (the player says
   `seek`, until it plays again), or the loss of reports (after the freewheel time, with
   `on_loss = "pause"`).
@@ -38,6 +45,15 @@ WINDOW_SECONDS = 2.0
 LOCKED_AFTER = 3
 """Consistent reports after which the lock is called locked (one is enough to play)."""
 
+NUDGE_SECONDS = 0.002
+"""Drift from which the music is nudged onto the lock: a twentieth of a frame at 24 fps."""
+
+NUDGE_WINDOW_SECONDS = 4.0
+"""Nudges follow the earliest offset of a longer window than the lock's: the earliest of
+2 s of reports jitters by milliseconds (a report leaves 0 to 1 frame late, so one in ten
+2-s windows has none within 2 ms of the truth), and the music's speed must not follow
+that. Over 4 s, a drift of 500 ppm biases it by at most 2 ms."""
+
 
 @dataclass(frozen=True)
 class ChaseSettings:
@@ -47,6 +63,7 @@ class ChaseSettings:
     on_loss: Literal["keep", "pause"] = "pause"
     fade: float = 0.02  # seconds: the entry fade of a relocation, and the pause fade
     film_offset: float = 0.0  # seconds added to every reported time (picture and sound delays)
+    varispeed: float = 0.0  # the largest change of speed a nudge may make (0: never nudge)
 
     @property
     def frame(self) -> float:
@@ -66,7 +83,17 @@ class Halt:
     why: str
 
 
-Decision = Relocate | Halt
+@dataclass(frozen=True)
+class Nudge:
+    """Move the music by `samples` (positive: ahead) over `length` samples of a slightly
+    changed speed; the controller then calls `Chase.nudged` with where it placed it."""
+
+    samples: int
+    length: int
+    why: str
+
+
+Decision = Relocate | Halt | Nudge
 
 
 class Chase:
@@ -89,6 +116,10 @@ class Chase:
         self._previous_time: tuple[int, float] | None = None
         self._recentred = False
         self._free_start: tuple[int, float] | None = None  # (perf sample, film s) of a free run
+        self._nudge: tuple[float, int, int] | None = None  # (start, length, samples) running
+        self._nudge_pending = False  # decided, not yet placed by the controller
+        self._slow: deque[tuple[int, float]] = deque()  # the nudges' window of offsets
+        self.nudges = 0
 
     # --------------------------------------------------------------- the lock
 
@@ -130,7 +161,7 @@ class Chase:
             return decisions
         film = time + self.settings.film_offset
         self.film_time = film
-        implied = arrival - film * self.rate
+        implied = arrival - film * self.rate + self._nudge_left(arrival)
         previous = self._previous_time
         self._previous_time = (arrival, film)
         self.last_report = arrival
@@ -171,12 +202,56 @@ class Chase:
             self._recentred = True
             decisions.append(Relocate(f"the lock moved {drift * 1000:.1f} ms from the "
                                       "music: re-chasing on the bar", on_bar=True))
+        elif (nudge := self._nudge_due(arrival)) is not None:
+            decisions.append(nudge)
         return decisions
+
+    def _nudge_due(self, arrival: int) -> Nudge | None:
+        """A nudge onto the slow lock, when varispeed is on, the lock has held for the
+        nudges' window, nothing else moves the music, and it is `NUDGE_SECONDS` off."""
+        if self.settings.varispeed <= 0 or self.state != "locked" or not self._slow \
+                or self._recentred or self._nudge_pending or self._nudge_left(arrival) != 0.0 \
+                or arrival - self._slow[0][0] < 0.9 * NUDGE_WINDOW_SECONDS * self.rate:
+            return None
+        assert self.placed is not None
+        samples = round(self.placed - min(offset for _, offset in self._slow))
+        if abs(samples) < NUDGE_SECONDS * self.rate:
+            return None
+        length = math.ceil(abs(samples) / self.settings.varispeed)
+        self._nudge_pending = True
+        return Nudge(samples, length, f"the music is {1000 * abs(samples) / self.rate:.1f} ms "
+                     f"{'ahead of' if samples < 0 else 'behind'} the picture: "
+                     f"{'slowing' if samples < 0 else 'speeding'} it by "
+                     f"{100 * abs(samples) / length:.2f} % for {length / self.rate:.1f} s")
+
+    def nudged(self, start: float, samples: int, length: int) -> None:
+        """The controller nudged the music by `samples` from perf sample `start` (see
+        `Nudge`): the lock, measured in the nudged counter, moves with it at once."""
+        self._nudge_pending = False
+        self._nudge = (start, length, samples)
+        self.nudges += 1
+        self._offsets = deque((arrival, offset + samples) for arrival, offset in self._offsets)
+        self._slow = deque((arrival, offset + samples) for arrival, offset in self._slow)
+        if self.offset is not None:
+            self.offset += samples
+
+    def _nudge_left(self, arrival: float) -> float:
+        """What the running nudge has still to move the counter at `arrival`: a report
+        measured then reads that much short of the finished nudge."""
+        if self._nudge is None:
+            return 0.0
+        start, length, samples = self._nudge
+        progress = (arrival - start) / (length + samples)  # the counter runs at the nudge's speed
+        if progress >= 1.0:
+            self._nudge = None
+            return 0.0
+        return samples * (1.0 - max(0.0, progress))
 
     def placed_at(self, offset: float) -> None:
         """The controller placed the music with this offset (after a `Relocate`)."""
         self.placed = offset
         self._recentred = False
+        self._nudge_pending = False
 
     def tick(self, now: int) -> list[Decision]:
         """Loss of reports while playing: freewheel, then act as configured."""
@@ -198,6 +273,7 @@ class Chase:
 
     def _start(self, implied: float, arrival: int, why: str) -> list[Decision]:
         self._offsets.clear()
+        self._slow.clear()
         self._add(arrival, implied)
         self._consistent = 1
         self.state = "waiting"
@@ -213,9 +289,16 @@ class Chase:
         while offsets and offsets[0][0] < horizon:
             offsets.popleft()
         self.offset = min(offset for _, offset in offsets)
+        if self.settings.varispeed > 0:
+            slow = self._slow
+            slow.append((arrival, implied))
+            horizon = arrival - NUDGE_WINDOW_SECONDS * self.rate
+            while slow and slow[0][0] < horizon:
+                slow.popleft()
 
     def _forget_lock(self) -> None:
         self._offsets.clear()
+        self._slow.clear()
         self._consistent = 0
 
     def status(self, now: int) -> dict[str, object]:
@@ -227,7 +310,8 @@ class Chase:
                 "delta_ms": None if self.last_delta is None else round(
                     1000 * self.last_delta, 2),
                 "report_age": None if age is None else round(age, 3),
-                "jumps": self.jumps, "losses": self.losses, "relocks": self.relocks}
+                "jumps": self.jumps, "losses": self.losses, "relocks": self.relocks,
+                "nudges": self.nudges}
 
 
 def _advancing(previous: tuple[int, float], current: tuple[int, float], rate: int) -> bool:

@@ -233,7 +233,8 @@ def _replay(args: argparse.Namespace) -> int:
                             progress=Progress(frames / rate, label="replaying"),
                             keep_audio=args.plot is not None,
                             schedule=ReplaySchedule(show, loaded.score),
-                            horizon_blocks=header.horizon_blocks, block=header.block)
+                            horizon_blocks=header.horizon_blocks, block=header.block,
+                            varispeed=show.nudged)
     for at, command, message in result.rejected:
         log.warning("command at %.3f s (%s) ignored: %s", at / rate, command.cmd, message)
     checked = check_events(show, result.actions, frames)
@@ -307,7 +308,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from adaptive.chase import ChaseSettings
 
     chase = ChaseSettings(freewheel_frames=args.freewheel, on_loss=args.on_loss,
-                          fade=args.chase_fade / 1000.0, film_offset=args.film_offset / 1000.0)
+                          fade=args.chase_fade / 1000.0, film_offset=args.film_offset / 1000.0,
+                          varispeed=args.varispeed / 100.0)
     return serve(ServeConfig(score, audio, osc, mqtt, args.watch, args.seed, args.name,
                              Path(args.timeline) if args.timeline else None,
                              start_from=args.start_from, follow=follow, chase=chase,
@@ -341,6 +343,17 @@ def _seconds_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: expected seconds >= 0")
+    return value
+
+
+def _varispeed_arg(text: str) -> float:
+    """A change of speed in percent, 0 (off) to 1 (17 cents: past that it is heard)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage") from None
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a percentage from 0 (off) to 1")
     return value
 
 
@@ -489,6 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "(after the freewheel time)")
     serve.add_argument("--freewheel", type=float, default=8.0, metavar="FRAMES",
                        help="frames without a report before the chase freewheels")
+    serve.add_argument("--varispeed", type=_varispeed_arg, default=0.1, metavar="PERCENT",
+                       help="the largest change of speed by which the music follows a "
+                       "player's drift without a jump (default 0.1: 1.7 cents; 0: never, "
+                       "small drift then waits for the re-chase at half a frame)")
     serve.add_argument("--chase-fade", type=float, default=20.0, metavar="MS",
                        help="fade of a relocation, a pause and a stop")
     serve.add_argument("--warning", type=float, default=3.0, metavar="SECONDS",

@@ -44,6 +44,7 @@ from adaptive.actions import (
     BendVoices,
     EndRest,
     LayerKey,
+    NudgeClock,
     RampLayers,
     RampParams,
     StartRest,
@@ -679,6 +680,8 @@ def _pending(action: Action) -> Pending:
         return Pending(action.at, "params", ",".join(action.ramps))
     if isinstance(action, BendVoices):
         return Pending(action.at, "bend", ",".join(f"{s}.{n}" for s, n in action.ramps))
+    if isinstance(action, NudgeClock):
+        return Pending(action.at, "nudge", str(action.samples), action.why)
     return Pending(action.at, "layers", ",".join(f"{s}.{n}" for s, n in action.ramps))
 
 

@@ -164,8 +164,8 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
            sink: ChunkSink | None = None, keep_audio: bool = True, seed: int = 1,
            progress: Progress | None = None, block: int = BLOCK,
            seeks: list[Seek] | None = None, seek_fade: float = SEEK_FADE_SECONDS,
-           schedule: Schedule | None = None, horizon_blocks: int | None = None
-           ) -> RenderResult:
+           schedule: Schedule | None = None, horizon_blocks: int | None = None,
+           varispeed: bool = False) -> RenderResult:
     """Render `frames` samples of the score driven by (sample, command) pairs.
 
     `seeks` jump within the commands' history as a film's transport would: at each
@@ -179,7 +179,7 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
     actions: list[Action] = []
     pending_seeks = sorted(seeks or [])
     with manual_server(pyo, rate, seed, block) as server:
-        engine = Engine(pyo, loaded, seed)
+        engine = Engine(pyo, loaded, seed, varispeed=varispeed)
         capture = _Capture(pyo, engine.output, rate, block)
         server.start()
         warmup = -(-WARMUP_BLOCKS * BLOCK // block)
@@ -206,18 +206,21 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
             if progress is not None:
                 progress.update(done / rate)
 
-        block_start = 0
+        block_start = 0  # in samples rendered; the music's own time is `now`
         while block_start < frames:
-            while pending_seeks and pending_seeks[0][0] < block_start + 2 * block:
+            # nudged (varispeed), the counter runs ahead of or behind the samples rendered:
+            # the driver and the disk side go by the counter, as they do live
+            now = engine.streamer.now() if varispeed else block_start
+            while pending_seeks and pending_seeks[0][0] < now + 2 * block:
                 at, target = pending_seeks.pop(0)
-                driver.seek(loaded.score, commands, target, max(at, block_start), seek_fade)
+                driver.seek(loaded.score, commands, target, max(at, now), seek_fade)
             if schedule is not None:
-                schedule.pump(driver, block_start)
+                schedule.pump(driver, now)
             else:
-                driver.pump(block_start)
+                driver.pump(now)
             if block_start % (HOUSEKEEPING_BLOCKS * block) == 0:
-                engine.housekeeping(block_start)  # idle DSP stops a little late: silent
-            engine.streamer.fill(block_start)  # the disk side, in step: deterministic
+                engine.housekeeping(now)  # idle DSP stops a little late: silent
+            engine.streamer.fill(now)  # the disk side, in step: deterministic
             server.process()
             block_start += block
             chunk = capture.after_block()
@@ -246,7 +249,7 @@ def render_to_file(loaded: LoadedScore, commands: list[tuple[int, Command]], fra
                    progress: Progress | None = None, keep_audio: bool = False,
                    seeks: list[Seek] | None = None, seek_fade: float = SEEK_FADE_SECONDS,
                    schedule: Schedule | None = None, horizon_blocks: int | None = None,
-                   block: int = BLOCK) -> RenderResult:
+                   block: int = BLOCK, varispeed: bool = False) -> RenderResult:
     """Render straight into an audio file (format from the suffix), chunk by chunk."""
     import soundfile
 
@@ -254,7 +257,8 @@ def render_to_file(loaded: LoadedScore, commands: list[tuple[int, Command]], fra
                              subtype=subtype) as out:
         return render(loaded, commands, frames, sink=out.write, keep_audio=keep_audio,
                       seed=seed, progress=progress, seeks=seeks, seek_fade=seek_fade,
-                      schedule=schedule, horizon_blocks=horizon_blocks, block=block)
+                      schedule=schedule, horizon_blocks=horizon_blocks, block=block,
+                      varispeed=varispeed)
 
 
 # ------------------------------------------------------------------ film time

@@ -109,6 +109,15 @@ class HaltEntry(_Step):
     why: str = ""
 
 
+class NudgeEntry(_Step):
+    """Varispeed for a film: the music moved by `samples` over `length` from `sample`."""
+
+    kind: Literal["nudge"] = "nudge"
+    samples: int
+    length: int = Field(gt=0)
+    why: str = ""
+
+
 class HistoryEntry(_Entry):
     kind: Literal["history"] = "history"
     id: int
@@ -136,11 +145,11 @@ class EndEntry(_Entry):
     wall: float = 0.0
 
 
-Entry = Annotated[ShowHeader | CommandEntry | SeekEntry | HaltEntry | HistoryEntry
+Entry = Annotated[ShowHeader | CommandEntry | SeekEntry | HaltEntry | NudgeEntry | HistoryEntry
                   | ReloadEntry | EventEntry | EndEntry, Field(discriminator="kind")]
 ENTRY_ADAPTER: TypeAdapter[Entry] = TypeAdapter(Entry)
 
-Step = CommandEntry | SeekEntry | HaltEntry
+Step = CommandEntry | SeekEntry | HaltEntry | NudgeEntry
 History = Sequence[tuple[int, Command]]
 
 
@@ -179,6 +188,12 @@ def halt_line(at: int, fade: float, why: str, now: int, until: int, wall: float,
             "why": why, "wall": round(wall, 6), "film": _film(film)}
 
 
+def nudge_line(at: int, samples: int, length: int, why: str, now: int, until: int,
+               wall: float, film: float | None) -> dict[str, Any]:
+    return {"kind": "nudge", "sample": at, "now": now, "until": until, "samples": samples,
+            "length": length, "why": why, "wall": round(wall, 6), "film": _film(film)}
+
+
 def history_line(ident: int, history: History) -> dict[str, Any]:
     return {"kind": "history", "id": ident,
             "commands": [[at, command.model_dump(mode="json")]
@@ -209,6 +224,11 @@ class Show:
             return self.end
         last = max([s.sample for s in self.steps] + [e.sample for e in self.events] + [0])
         return last + round(tail * self.header.sample_rate)
+
+    @property
+    def nudged(self) -> bool:
+        """Whether the show's music was nudged (its replay needs a varispeed engine)."""
+        return any(isinstance(step, NudgeEntry) for step in self.steps)
 
     def commands(self) -> list[tuple[int, Command]]:
         """The commands (not the film's reports) with their samples."""
@@ -274,7 +294,7 @@ def parse_show(lines: Iterable[str], source: str) -> Show:
                                "(split the file at this line)")
         elif isinstance(entry, HistoryEntry):
             show.histories[entry.id] = list(entry.commands)
-        elif isinstance(entry, SeekEntry | CommandEntry | HaltEntry):
+        elif isinstance(entry, SeekEntry | CommandEntry | HaltEntry | NudgeEntry):
             if isinstance(entry, SeekEntry) and entry.history not in show.histories:
                 raise ShowLogError(f"{where}: history: no history {entry.history} before this "
                                    "seek; fix: keep the history line the server wrote")
@@ -344,6 +364,8 @@ class Driving(Protocol):
     def halt(self, score: Score, at: int, fade_seconds: float = ..., why: str = ...
              ) -> Any: ...
 
+    def nudge(self, at: int, samples: int, length: int, why: str = ...) -> None: ...
+
 
 @dataclass
 class ReplaySchedule:
@@ -377,6 +399,8 @@ class ReplaySchedule:
             elif isinstance(step, SeekEntry):
                 driver.seek(self.score, self.show.histories[step.history], step.target,
                             step.sample, step.fade, why=step.why)
+            elif isinstance(step, NudgeEntry):
+                driver.nudge(step.sample, step.samples, step.length, step.why)
             else:
                 driver.halt(self.score, step.sample, step.fade, step.why)
         until = block_start + driver.horizon

@@ -235,7 +235,7 @@ def test_every_command_and_action_has_its_one_handler() -> None:
 
     commands = set(typing.get_args(typing.get_args(Command)[0]))
     actions = set(typing.get_args(Action))
-    assert len(commands) == 21 and len(actions) == 8
+    assert len(commands) == 21 and len(actions) == 9
     assert set(conductor_module._HANDLERS) == commands
     assert set(names.REFERENCES) == commands
     assert set(engine_module._APPLY) == actions

@@ -7,6 +7,7 @@ musical; it never runs per sample in Python.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -17,6 +18,7 @@ from adaptive.actions import (
     BendVoices,
     EndRest,
     LayerKey,
+    NudgeClock,
     RampLayers,
     RampParams,
     StartRest,
@@ -32,6 +34,8 @@ from adaptive.engine.stream import Streamer
 from adaptive.engine.voice import StemTables, StingerSlot, VoiceSlot
 from adaptive.score.load import LoadedScore
 from adaptive.slots import SLOTS_PER_SECTION, STINGER_SLOTS
+
+log = logging.getLogger("adaptive.engine")
 
 PyoObject = Any
 
@@ -53,11 +57,13 @@ def import_pyo() -> ModuleType:
 
 class Engine:
     def __init__(self, pyo: ModuleType, loaded: LoadedScore, seed: int = 1,
-                 counter: SampleCounter | None = None, meters: bool = False) -> None:
+                 counter: SampleCounter | None = None, meters: bool = False,
+                 varispeed: bool = False) -> None:
         """`counter`: share the clock of a playing engine (a hot reload replaces the graph
         while the music's time goes on). `meters`: measure each layer's level (see
-        `engine.meters`; the control surface shows them)."""
-        self.counter = counter if counter is not None else SampleCounter(pyo)
+        `engine.meters`; the control surface shows them). `varispeed`: a counter that can
+        be nudged (a film's chase; see `SampleCounter`), its stems read between samples."""
+        self.counter = counter if counter is not None else SampleCounter(pyo, varispeed)
         self.meters: LayerMeters | None = None
         with captured_objects(pyo) as self._objects:
             self._build(pyo, loaded, seed)
@@ -141,6 +147,13 @@ class Engine:
                 # whose origin folds in the offset, with the graph's float operations
                 voice.streamed.start(ramp.start, float(voice.origin.value) - ramp.target)
 
+    def _nudge_clock(self, action: NudgeClock) -> None:
+        if not self.counter.varispeed:
+            log.warning("a nudge of %d samples ignored: this engine was built without "
+                        "varispeed", action.samples)
+            return
+        self.counter.nudge(action.at, action.samples, action.length)
+
     def _ramp_layers(self, action: RampLayers) -> None:
         for key, ramp in action.ramps.items():
             self._override(key, ramp)
@@ -186,5 +199,6 @@ _APPLY: dict[type, Callable[[Engine, Any], None]] = {
     EndRest: Engine._end_rest,
     RampLayers: Engine._ramp_layers,
     BendVoices: Engine._bend_voices,
+    NudgeClock: Engine._nudge_clock,
 }
 """Each action → the method that carries it out: one table, checked complete by a test."""

@@ -51,13 +51,37 @@ def pointer_index(pyo: ModuleType, progress: PyoObject, points: int) -> PyoObjec
 
 
 class SampleCounter:
-    """The one clock of the graph: the sample index since `start()`."""
+    """The one clock of the graph: the sample index since `start()`, and its varispeed.
 
-    def __init__(self, pyo: ModuleType) -> None:
+    A film's player runs on its own clock; so that the music follows it without a jump,
+    the counter can be *nudged*: ``signal = raw + floor(nudge)``, where `raw` counts
+    samples and `nudge` is a `ScheduledValue` over `raw` that ramps by a whole number of
+    samples at a time (see `nudge`). Outside a ramp the counter is whole, every reader
+    exact; during one it runs a little faster or slower, and stems read between
+    ``signal`` and ``signal + 1`` by `fraction` (see `engine.voice.stem_reader`), so the
+    music speeds up or slows down by a fraction of a percent instead of skipping or
+    repeating a sample. Without `varispeed` the counter is `raw` itself and nothing else
+    is built.
+    """
+
+    def __init__(self, pyo: ModuleType, varispeed: bool = False) -> None:
         self._trigger = pyo.Trig().stop()
-        self.signal: PyoObject = pyo.Count(self._trigger)
+        self.raw: PyoObject = pyo.Count(self._trigger)
+        self.fraction: PyoObject = None
+        """0 ≤ the counter's sub-sample part < 1 during a nudge (None without varispeed)."""
+        self._nudge: ScheduledValue | None = None
+        self.signal: PyoObject = self.raw
+        if varispeed:
+            self._nudge = ScheduledValue(pyo, self.raw, 0.0)
+            whole = pyo.Floor(self._nudge.signal)
+            self.signal = self.raw + whole
+            self.fraction = self._nudge.signal - whole
         # read on every message and tick: the C stream directly, not pyo's checked get()
         self._stream = self.signal._base_objs[0]._getStream()
+
+    @property
+    def varispeed(self) -> bool:
+        return self._nudge is not None
 
     def start(self) -> None:
         """Sample 0 is the first sample of the next processed block."""
@@ -65,6 +89,19 @@ class SampleCounter:
 
     def now(self) -> float:
         return float(self._stream.getValue())
+
+    def nudge(self, at: int, samples: int, length: int) -> int:
+        """From counter sample `at` (or the end of a nudge in progress), move the music by
+        `samples` (positive: ahead) over `length` samples; returns the counter sample at
+        which the nudge is complete. Before `at` the nudge is whole, so the raw sample of
+        `at` is known exactly."""
+        assert self._nudge is not None, "a nudge needs an engine built with varispeed"
+        current = self._nudge.ramp
+        offset = round(current.target)
+        start = max(at - offset, current.end + 1)  # in raw samples
+        length = max(1, length, abs(samples))  # never faster than twice the speed
+        self._nudge.schedule(ramps.Ramp(start, length, float(offset), float(offset + samples)))
+        return start + length - 1 + offset + samples
 
 
 class FadeShapes:
@@ -138,8 +175,10 @@ class ScheduledValue:
     thread interleaves with them (see `schedule`).
     """
 
-    def __init__(self, pyo: ModuleType, counter: SampleCounter, initial: float) -> None:
-        self._line = pyo.Sig(counter.signal, mul=0.0, add=initial)
+    def __init__(self, pyo: ModuleType, counter: SampleCounter | PyoObject,
+                 initial: float) -> None:
+        source = counter.signal if isinstance(counter, SampleCounter) else counter
+        self._line = pyo.Sig(source, mul=0.0, add=initial)
         self.signal: PyoObject = pyo.Clip(self._line, min=initial, max=initial)
         self.ramp = ramps.Ramp.constant(initial)
         line, clip = self._line._base_objs[0], self.signal._base_objs[0]

@@ -67,6 +67,8 @@ class VoiceClock:
         self.beats_per_bar = beats_per_bar
         self.bars = bars
         self.length = samples_per_beat * beats_per_bar * bars
+        self._counter, self._origin, self._loop = counter, origin, loop
+        self._next_frame: PyoObject = None
         raw = counter - origin
         inside = pyo.Compare(raw, 0.0, ">=")
         if loop:
@@ -85,6 +87,15 @@ class VoiceClock:
         self.beat_in_bar: PyoObject = pyo.Wrap(pyo.Floor(self.beats), 0.0, float(beats_per_bar))
         """Beat number within the bar, from 0."""
         self._triggers: dict[float, PyoObject] = {}
+
+    def next_frame(self) -> PyoObject:
+        """`frame` one counter sample on: what a stem reads next, for reading between the
+        two while the counter is nudged (`engine.voice.stem_reader`). Built on first use."""
+        if self._next_frame is None:
+            raw = (self._counter + 1.0) - self._origin
+            position = self._pyo.Wrap(raw, 0.0, self.length) if self._loop else raw
+            self._next_frame = position + FRAME_EPSILON
+        return self._next_frame
 
     def step_index(self, per_beat: float) -> PyoObject:
         """Index of the current subdivision (`per_beat` steps per beat) since the start."""

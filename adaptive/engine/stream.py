@@ -240,7 +240,7 @@ class _Run:
 
 @dataclass
 class StreamedLayer:
-    reader: PyoObject  # the layer's TableIndex
+    readers: list[PyoObject]  # the layer's TableIndex (two with a varispeed counter)
     stem: StemHead
     source: _Reader = field(init=False)
     ring: Ring | None = None
@@ -264,8 +264,8 @@ class StreamedVoice:
         self.stamp_reader: PyoObject = None
         self.lock = threading.Lock()
 
-    def add(self, reader: PyoObject, stem: StemHead) -> None:
-        self.layers.append(StreamedLayer(reader, stem))
+    def add(self, readers: list[PyoObject], stem: StemHead) -> None:
+        self.layers.append(StreamedLayer(readers, stem))
 
     # ------------------------------------------------------------ controller side
 
@@ -293,7 +293,8 @@ class StreamedVoice:
             pool = self.streamer.pool
             for layer in self.layers:
                 if layer.ring is not None:
-                    layer.reader.setTable(pool.silent_table(layer.stem.channels))
+                    for reader in layer.readers:
+                        reader.setTable(pool.silent_table(layer.stem.channels))
                     pool.release(layer.ring)
                     layer.ring = None
                 layer.source.close()
@@ -309,7 +310,8 @@ class StreamedVoice:
         pool = self.streamer.pool
         for layer in self.layers:
             layer.ring = pool.acquire(layer.stem.channels)
-            layer.reader.setTable(layer.ring.table)
+            for reader in layer.readers:
+                reader.setTable(layer.ring.table)
         self.streamer.active[self] = None
         self.stamps = pool.acquire(1)
         _write(self.stamps, 0, np.full((RING, 1), -1.0))
@@ -379,6 +381,7 @@ class Streamer:
         self._counter = counter
         self.sample_rate = sample_rate
         self.index: PyoObject = pyo.Wrap(counter.signal, 0.0, float(RING))
+        self._next_index: PyoObject = None
         self.pool = RingPool(pyo)
         self.heads = StemHeads()
         self.voices: list[StreamedVoice] = []
@@ -418,6 +421,12 @@ class Streamer:
         voice = StreamedVoice(self, name, length, loop)
         self.voices.append(voice)
         return voice
+
+    def next_index(self) -> PyoObject:
+        """The ring slot of the next counter sample (read while the counter is nudged)."""
+        if self._next_index is None:
+            self._next_index = self._pyo.Wrap(self._counter.signal + 1.0, 0.0, float(RING))
+        return self._next_index
 
     def validity(self, voice: StreamedVoice) -> PyoObject:
         """1 while the voice's stamps are those of the counter, faded to 0 when not."""

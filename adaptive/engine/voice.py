@@ -10,6 +10,7 @@ RAM tables (see `StemTables` for why).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -143,17 +144,16 @@ class VoiceSlot:
                     # a late stream mutes the layer (see engine.stream); on time, x 1.0
                     product = gain * valid
                     self.gains[layer_name] = product
-                    index = streamer.index
-                    reader = pyo.TableIndex(streamer.pool.silent_table(head.channels),
-                                            index if head.channels > 1 else [index, index],
-                                            mul=product)
-                    self.streamed.add(reader, head)
+                    silent = streamer.pool.silent_table(head.channels)
+                    reader, tables = stem_reader(pyo, counter, silent, streamer.index,
+                                                 streamer.next_index, product,
+                                                 channels=head.channels)
+                    self.streamed.add(tables, head)
                     self.layers[layer_name] = reader
                 elif layer.stem is not None:
                     table = stems.get(loaded.stems[layer.stem].path)
-                    position = self.clock.frame
-                    self.layers[layer_name] = pyo.TableIndex(
-                        table, position if len(table) > 1 else [position, position], mul=gain)
+                    self.layers[layer_name], _ = stem_reader(
+                        pyo, counter, table, self.clock.frame, self.clock.next_frame, gain)
                 else:
                     assert layer.patch is not None
                     context = PatchContext(pyo, rate, self.clock, self.harmony,
@@ -213,7 +213,8 @@ class StingerSlot:
                 table = stems.get(loaded.stems[spec.stem].path)
                 self.length = loaded.stems[spec.stem].frames
                 raw = counter.signal - self.origin
-                content = pyo.TableIndex(table, raw if len(table) > 1 else [raw, raw])
+                content, _ = stem_reader(pyo, counter, table, raw,
+                                         lambda: (counter.signal + 1.0) - self.origin, 1.0)
                 bars = 1
             else:
                 assert spec.patch is not None and spec.length is not None
@@ -255,6 +256,27 @@ class StingerSlot:
             self.duck.open(at, attack, "linear")
             self.duck.close(end, release, "linear")
         self.activity.deactivate_at = end + release + 1
+
+
+def stem_reader(pyo: ModuleType, counter: SampleCounter, table: PyoObject, frame: PyoObject,
+                next_frame: Callable[[], PyoObject], mul: PyoObject | float,
+                channels: int | None = None) -> tuple[PyoObject, list[PyoObject]]:
+    """A stem's reader at `frame` (truncated, as `TableIndex` reads), and the table readers
+    in it (a streamed layer swaps their table). With a varispeed counter it reads between
+    `frame` and `next_frame()` by the counter's fraction: a linear interpolation that is the
+    plain reader itself whenever the counter is whole, and a smooth speed change, never a
+    skipped or repeated sample, while it is nudged."""
+    stereo = (len(table) if channels is None else channels) > 1
+
+    def at(index: PyoObject) -> PyoObject:
+        return index if stereo else [index, index]
+
+    if counter.fraction is None:
+        reader = pyo.TableIndex(table, at(frame), mul=mul)
+        return reader, [reader]
+    here = pyo.TableIndex(table, at(frame))
+    ahead = pyo.TableIndex(table, at(next_frame()))
+    return pyo.Interp(here, ahead, interp=counter.fraction, mul=mul), [here, ahead]
 
 
 def _build_patch(module: PatchModule, context: PatchContext, loaded: LoadedScore,

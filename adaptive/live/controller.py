@@ -384,6 +384,17 @@ class Controller:
         self.driver.seek(self.score, history, target, at, fade, why=why)
         self._pump(self.now())
 
+    def nudge_music(self, samples: int, length: int, why: str) -> int:
+        """Varispeed for the film, under the lock already held: the music moves by
+        `samples` over `length` from the earliest sample this side of the safety margin;
+        returns that sample."""
+        at = self.now() + self.safety_samples()
+        if self.show_log is not None:
+            self.show_log.nudge(at, samples, length, why, self.now(),
+                                self.driver.released_until)
+        self.driver.nudge(at, samples, length, why)
+        return at
+
     def halt_music(self, fade: float, why: str) -> int:
         """Fade everything to silence and hold, under the lock already held."""
         at = max(self.now() + self.safety_samples(), self._placed)

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from adaptive.chase import Chase, ChaseSettings, Decision, Halt, Relocate
+from adaptive.chase import Chase, ChaseSettings, Decision, Halt, Nudge, Relocate
 from adaptive.commands import Transport
 from adaptive.hits import CompiledSheet
 from adaptive.musical_time import first_sample
@@ -101,6 +101,10 @@ class FilmFollower:
                 log.info("film: halt at sample %d, why: %s", at, decision.why)
             elif isinstance(decision, Relocate):
                 self._relocate(controller, decision)
+            elif isinstance(decision, Nudge):
+                at = controller.nudge_music(decision.samples, decision.length, decision.why)
+                self.chase.nudged(at, decision.samples, decision.length)
+                log.info("film: %s, from sample %d", decision.why, at)
         if self.chase.state != self.last_lock:
             self.last_lock = self.chase.state
             controller.emit_event("lock", (self.chase.state,), controller.now(),

@@ -224,8 +224,11 @@ class Session:
         config = self.config.audio
         self.server = boot_live_server(self.pyo, config, self.sample_rate)
         self.server.setGlobalSeed(self.config.seed)
+        chase = self.config.chase
         self.engine = Engine(self.pyo, self.loaded, self.config.seed,
-                             meters=self.config.http is not None)  # the page's meters
+                             meters=self.config.http is not None,  # the page's meters
+                             varispeed=self.config.timeline is not None
+                             and chase is not None and chase.varispeed > 0)
         self.engine.output.out()
         self.controller = Controller(self.loaded.score, self.engine, self.sample_rate,
                                      config.block, InputStats(logging.getLogger("adaptive.input")),

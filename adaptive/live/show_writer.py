@@ -127,6 +127,11 @@ class ShowWriter:
         self._bus.publish(("seek", history, target, at, fade, why, now, until, time.time(),
                            self._film(at)))
 
+    def nudge(self, at: int, samples: int, length: int, why: str, now: int,
+              until: int) -> None:
+        self._bus.publish(("nudge", at, samples, length, why, now, until, time.time(),
+                           self._film(at)))
+
     def halt(self, at: int, fade: float, why: str, now: int, until: int) -> None:
         self._bus.publish(("halt", at, fade, why, now, until, time.time(), self._film(at)))
 
@@ -168,6 +173,9 @@ class ShowWriter:
         if kind == "halt":
             _, at, fade, why, now, until, wall, film = item
             return [showlog.halt_line(at, fade, why, now, until, wall, film)]
+        if kind == "nudge":
+            _, at, samples, length, why, now, until, wall, film = item
+            return [showlog.nudge_line(at, samples, length, why, now, until, wall, film)]
         if kind == "event":
             _, event, args, sample, text, wall = item
             return [{"kind": "event", "event": event, "args": list(args), "sample": sample,

@@ -51,8 +51,8 @@ STATUS_FIELDS: dict[str, str] = {
     "film": "with a cue sheet (`--timeline`), the chase: state (`stopped`, `waiting`, "
             "`locked`, `freewheel`, or `free` without a player), film_time (s), timecode, "
             "delta_ms (the player's last report against the lock), report_age (s), cue "
-            "(label), next_hit (label, in (s), error_ms, method), jumps, losses, relocks; "
-            "else null",
+            "(label), next_hit (label, in (s), error_ms, method), jumps, losses, relocks, "
+            "nudges (varispeed corrections); else null",
 }
 
 

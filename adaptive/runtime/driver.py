@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Protocol
 
-from adaptive.actions import CONTROL_ACTIONS, Action, ControlAction, StartRest
+from adaptive.actions import CONTROL_ACTIONS, Action, ControlAction, NudgeClock, StartRest
 from adaptive.commands import Command
 from adaptive.conductor import Conductor
 from adaptive.score.model import Score
@@ -134,6 +134,11 @@ class Driver:
         for action in [*stops, StartRest(at, fade, stop=True, why=why)]:
             self._write(action, written)
         return halted
+
+    def nudge(self, at: int, samples: int, length: int, why: str = "nudge") -> None:
+        """Varispeed from `at`: the music moves by `samples` over `length` (see
+        `actions.NudgeClock`); what is planned stays planned, in the music's own time."""
+        self._write(NudgeClock(at, samples, length, why), [])
 
     def seek(self, score: Score, history: Sequence[tuple[int, Command]], target: int,
              at: int, fade_seconds: float = SEEK_FADE_SECONDS,

@@ -8,10 +8,12 @@ recording (the reel is seeded noise) against the film time on screen, through th
 recorder's JACK frame clock.
 
 The dummy JACK driver's clock runs at its own rate against the wall's (as a sound card's
-crystal does against a player's clock): the lock follows it, and the music, placed once,
-drifts with it until the chase re-places it on a bar (past half a frame). Printed: the
-clock's rate difference in ppm, the position error over time (worst, median, per minute),
-the re-chases the server logged, xruns. Written: docs/bench/chase_drift.json and .png.
+crystal does against a player's clock): the lock follows it, and the music follows the
+lock by varispeed (`--varispeed`, the server's default 0.1 %: nudges of its speed), or,
+with `--varispeed 0`, drifts until the chase re-places it on a bar (past half a frame).
+Printed: the clock's rate difference in ppm, the position error over time (worst, median,
+per minute), the nudges and re-chases the server logged, xruns. Written:
+docs/bench/chase_drift.json and .png.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ START_FILM = 10.0
 EVERY = 1.0  # seconds between position windows
 
 
-def measure(minutes: float) -> dict[str, Any]:
+def measure(minutes: float, varispeed: float = 0.1) -> dict[str, Any]:
     seconds = minutes * 60
     machine = NoiseReference()  # a plain pyo client on a JACK server of its own
     machine.start()
@@ -48,7 +50,8 @@ def measure(minutes: float) -> dict[str, Any]:
         try:
             ports = f"{recorder.name}:in_1,{recorder.name}:in_2"
             with serve(directory / "score.toml", jack, "--jack-connect", ports, "--timeline",
-                       str(directory / "sheet.toml"), "--follow", "osc") as served:
+                       str(directory / "sheet.toml"), "--follow", "osc",
+                       "--varispeed", str(varispeed)) as served:
                 player = Player(served.osc_port, recorder.frame_time)
                 window = machine.window()
                 player.wait(3.0)
@@ -92,6 +95,7 @@ def measure(minutes: float) -> dict[str, Any]:
             errors.append(error / RATE * 1000)
     error_ms = np.array(errors)
     rechases = [line for line in lines if "re-chasing" in line]
+    nudges = [line for line in lines if "the picture: s" in line]
     per_minute = [float(np.max(np.abs(error_ms[(np.array(times) >= m * 60) &
                                                (np.array(times) < (m + 1) * 60)]), initial=0.0))
                   for m in range(int(np.ceil(seconds / 60)))]
@@ -101,6 +105,8 @@ def measure(minutes: float) -> dict[str, Any]:
             "median_ms": float(np.median(np.abs(error_ms))),
             "first_minute_worst_ms": per_minute[0], "last_minute_worst_ms": per_minute[-1],
             "per_minute_worst_ms": per_minute, "rechases": len(rechases),
+            "varispeed_percent": varispeed, "nudges": len(nudges),
+            "nudge_lines": nudges[:20],
             "rechase_lines": rechases[:20], "xruns": xruns, "plain_client_xruns": plain_xruns,
             "series": {"t": times, "error_ms": errors}}
 
@@ -123,7 +129,8 @@ def plot(figures: dict[str, Any], path: Path) -> None:
     ax.set_xlabel("minutes of film")
     ax.set_ylabel("music - film (ms)")
     ax.set_title(f"chase over {figures['minutes']:g} min: clocks {figures['clock_ppm']:+.1f} "
-                 f"ppm apart, {figures['rechases']} re-chases, worst "
+                 f"ppm apart, varispeed {figures.get('varispeed_percent', 0):g} %: "
+                 f"{figures.get('nudges', 0)} nudges, {figures['rechases']} re-chases, worst "
                  f"{figures['worst_ms']:.2f} ms, {figures['xruns']} xruns", fontsize=10)
     ax.grid(color="#dcdcdc")
     figure.tight_layout()
@@ -133,9 +140,11 @@ def plot(figures: dict[str, Any], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--varispeed", type=float, default=0.1, metavar="PERCENT",
+                        help="the server's --varispeed (0: re-chases only)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    figures = measure(args.minutes)
+    figures = measure(args.minutes, args.varispeed)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "chase_drift.json").write_text(json.dumps(figures, indent=1) + "\n")
     plot(figures, args.out / "chase_drift.png")
@@ -144,9 +153,10 @@ def main() -> None:
           f"median {figures['median_ms']:.3f} ms over {figures['windows']} of "
           f"{figures['windows_planned']} windows")
     print("worst per minute (ms):", " ".join(f"{v:.2f}" for v in figures["per_minute_worst_ms"]))
-    print(f"re-chases: {figures['rechases']}; xruns: {figures['xruns']} (a plain pyo client "
+    print(f"varispeed {args.varispeed:g} %: {figures['nudges']} nudges; "
+          f"re-chases: {figures['rechases']}; xruns: {figures['xruns']} (a plain pyo client "
           f"on a JACK server of its own, same minutes: {figures['plain_client_xruns']})")
-    for line in figures["rechase_lines"]:
+    for line in figures["rechase_lines"] + figures["nudge_lines"][:5]:
         print("  ", line)
     print(f"wrote {args.out / 'chase_drift.json'} and {args.out / 'chase_drift.png'}")
 

@@ -119,6 +119,7 @@ class Chase:
         self._nudge: tuple[float, int, int] | None = None  # (start, length, samples) running
         self._nudge_pending = False  # decided, not yet placed by the controller
         self._slow: deque[tuple[int, float]] = deque()  # the nudges' window of offsets
+        self._trend: tuple[float, int] | None = None  # (since, samples nudged since then)
         self.nudges = 0
 
     # --------------------------------------------------------------- the lock
@@ -214,7 +215,13 @@ class Chase:
                 or arrival - self._slow[0][0] < 0.9 * NUDGE_WINDOW_SECONDS * self.rate:
             return None
         assert self.placed is not None
-        samples = round(self.placed - min(offset for _, offset in self._slow))
+        when, earliest = min(self._slow, key=lambda report: report[1])
+        # a steady drift goes on while the nudge runs, and the earliest report may be
+        # seconds old: aim where the lock will be when the nudge is done
+        trend = self._trend_rate(arrival)
+        off = self.placed - earliest + trend * (arrival - when)
+        length = math.ceil(abs(off) / self.settings.varispeed)
+        samples = round(off + trend * length)
         if abs(samples) < NUDGE_SECONDS * self.rate:
             return None
         length = math.ceil(abs(samples) / self.settings.varispeed)
@@ -230,10 +237,22 @@ class Chase:
         self._nudge_pending = False
         self._nudge = (start, length, samples)
         self.nudges += 1
+        if self._trend is None:  # the first nudge also settles the first lock: not drift
+            self._trend = (start + length + samples, 0)
+        else:
+            self._trend = (self._trend[0], self._trend[1] + samples)
         self._offsets = deque((arrival, offset + samples) for arrival, offset in self._offsets)
         self._slow = deque((arrival, offset + samples) for arrival, offset in self._slow)
         if self.offset is not None:
             self.offset += samples
+
+    def _trend_rate(self, arrival: int) -> float:
+        """The drift the nudges have been following, in samples per sample: what they
+        moved since the first one ended, over the time since (0 until that is two
+        windows long)."""
+        if self._trend is None or arrival - self._trend[0] < 2 * NUDGE_WINDOW_SECONDS * self.rate:
+            return 0.0
+        return self._trend[1] / (arrival - self._trend[0])
 
     def _nudge_left(self, arrival: float) -> float:
         """What the running nudge has still to move the counter at `arrival`: a report
@@ -274,6 +293,7 @@ class Chase:
     def _start(self, implied: float, arrival: int, why: str) -> list[Decision]:
         self._offsets.clear()
         self._slow.clear()
+        self._trend = None
         self._add(arrival, implied)
         self._consistent = 1
         self.state = "waiting"

@@ -86,3 +86,36 @@ def test_a_few_stamps_wait_for_more_before_judging() -> None:
     clock.update()
     assert clock.steps == 1
     assert clock.sample_at(510.0) == 10 * RATE - 256
+
+
+class NudgedCounter(Counter):
+    """A counter nudged by +480 samples over 48,000 from raw sample 96,000."""
+
+    def raw_now(self) -> float:
+        return self.sample
+
+    def to_music(self, raw: float) -> float:
+        return raw + 480 * min(1.0, max(0.0, (raw - 96_000 + 1) / 48_000))
+
+    def to_raw(self, music: float) -> float:
+        low, high = 0.0, music
+        for _ in range(60):  # bisection: to_music is increasing
+            middle = (low + high) / 2
+            low, high = (middle, high) if self.to_music(middle) < music else (low, middle)
+        return high
+
+
+def test_a_nudge_moves_the_music_not_the_wall_mapping() -> None:
+    """Stamps map wall time to the raw count: a nudge of the music's count is not a step
+    of the device's clock, and timetags and event times follow the nudge at once (a
+    mapping of the nudged count lagged each nudge by seconds)."""
+    counter = NudgedCounter()
+    clock = AudioClock(RATE, counter, wall=lambda: 0.0)
+    for block in range(1000):  # 256,000 raw samples, the nudge within them
+        clock.stamp_at(block * 256, 500.0 + block * 256 / RATE)
+    clock.update()
+    assert clock.offset == 500.0 and clock.steps == 0
+    assert clock.sample_at(501.0) == RATE  # before the nudge
+    assert clock.sample_at(504.0) == 4 * RATE + 480  # after it: the music is ahead
+    assert clock.sample_at(502.5) == round(2.5 * RATE + 480 * 0.5)  # halfway
+    assert abs(clock.wall_at(4 * RATE + 480) - 504.0) < 1e-6

@@ -115,3 +115,32 @@ def test_a_nudge_reads_between_samples_and_then_is_the_music_moved(
     difference = np.abs(nudged[after] - plain[moved]).max(axis=1)
     assert difference.max() < 5e-4
     assert difference[SR // 5:].max() < 1e-7
+
+
+def test_the_counter_maps_raw_samples_to_the_music_and_back() -> None:
+    """The live clock maps wall time to the device's raw count and that to the music's
+    (`AudioClock`): `to_music` must be the graph's own counter (which floors it), and
+    `to_raw` its inverse, before, during and after a nudge."""
+    from adaptive.engine.engine import import_pyo
+    from adaptive.engine.graph import SampleCounter
+    from adaptive.render import manual_server
+
+    pyo = import_pyo()
+    with manual_server(pyo, SR, 1, 64) as server:
+        counter = SampleCounter(pyo, varispeed=True)
+        server.start()
+        counter.start()
+        done = counter.nudge(1000, -300, 6000)  # slower: the counter gains -300
+        assert done == 1000 + 6000 - 1 - 300
+        seen = []
+        for _ in range(200):  # 12,800 samples
+            server.process()
+            raw, music = counter.raw_now(), counter.now()
+            mapped = counter.to_music(raw)
+            seen.append((raw, music, mapped, counter.to_raw(mapped)))
+        del counter
+    for raw, music, mapped, back in seen:
+        # the graph floors raw + D(raw): within a rounding of D at a whole sample
+        assert music - 1e-6 <= mapped < music + 1 + 1e-6, (raw, music, mapped)
+        assert abs(back - raw) < 1e-6, (raw, back)
+    assert seen[-1][1] == seen[-1][0] - 300  # done: moved by exactly the nudge

@@ -78,6 +78,7 @@ class SampleCounter:
             self.fraction = self._nudge.signal - whole
         # read on every message and tick: the C stream directly, not pyo's checked get()
         self._stream = self.signal._base_objs[0]._getStream()
+        self._raw_stream = self.raw._base_objs[0]._getStream()
 
     @property
     def varispeed(self) -> bool:
@@ -89,6 +90,29 @@ class SampleCounter:
 
     def now(self) -> float:
         return float(self._stream.getValue())
+
+    def raw_now(self) -> float:
+        """The raw count (never nudged): what the audio device's clock maps to wall time."""
+        return float(self._raw_stream.getValue())
+
+    def to_music(self, raw: float) -> float:
+        """The counter (music) at a raw sample: ``raw + D(raw)`` of the latest nudge (the
+        clock asks about the present and the near future, after any earlier nudge)."""
+        if self._nudge is None:
+            return raw
+        return raw + self._nudge.ramp.value_at(raw)
+
+    def to_raw(self, music: float) -> float:
+        """The raw sample at which the counter reaches `music` (`to_music` inverted)."""
+        if self._nudge is None:
+            return music
+        ramp = self._nudge.ramp
+        if music - ramp.start_value < ramp.start:
+            return music - ramp.start_value
+        if music - ramp.target >= ramp.end:
+            return music - ramp.target
+        slope = (ramp.target - ramp.start_value) / ramp.length
+        return (music - ramp.start_value + (ramp.start - 1) * slope) / (1.0 + slope)
 
     def nudge(self, at: int, samples: int, length: int) -> int:
         """From counter sample `at` (or the end of a nudge in progress), move the music by

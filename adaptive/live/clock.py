@@ -12,13 +12,25 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Counter(Protocol):
     """The graph's sample counter (`engine.graph.SampleCounter`)."""
 
     def now(self) -> float: ...
+
+
+@runtime_checkable
+class NudgedCounter(Counter, Protocol):
+    """A counter that varispeed may nudge (`SampleCounter`): the device's clock maps wall
+    time to its raw count, and the count to the music's time."""
+
+    def raw_now(self) -> float: ...
+
+    def to_music(self, raw: float) -> float: ...
+
+    def to_raw(self, music: float) -> float: ...
 
 
 class Clock(Protocol):
@@ -56,6 +68,12 @@ class AudioClock:
     last one: when they agree among themselves (three in four within a quarter block of
     their median) on an offset more than half a block away, the mapping steps there at
     once and the older stamps are dropped (`steps` counts it).
+
+    A nudge (varispeed, `SampleCounter.nudge`) is not a step either: the device plays on
+    at its own rate while the music's count runs a little faster or slower. So the stamps
+    map wall time to the counter's *raw* count, and the nudge maps that to the music's
+    (seen before: a mapping of the nudged count lagged each nudge by seconds, and the
+    chase, reading the player's reports through it, nudged again and overshot).
     """
 
     STEP_STAMPS = 16
@@ -72,13 +90,23 @@ class AudioClock:
         self.offset: float | None = None  # wall time of sample 0
         self.stamps = 0
         self.steps = 0
+        self._nudged = counter if isinstance(counter, NudgedCounter) else None
 
     def now(self) -> int:
         assert self.counter is not None, "an AudioClock without a counter only maps time"
         return int(self.counter.now()) + 1
 
+    def _raw_now(self) -> int:
+        return self.now() if self._nudged is None else int(self._nudged.raw_now()) + 1
+
+    def _music(self, raw: float) -> float:
+        return raw if self._nudged is None else self._nudged.to_music(raw)
+
+    def _raw(self, music: float) -> float:
+        return music if self._nudged is None else self._nudged.to_raw(music)
+
     def stamp(self) -> None:
-        self.stamp_at(self.now(), self._wall())
+        self.stamp_at(self._raw_now(), self._wall())
 
     def stamp_at(self, sample: int, wall: float) -> None:
         self._offsets.append(wall - sample / self.sample_rate)
@@ -101,10 +129,10 @@ class AudioClock:
         self.offset = float(statistics.median(self._offsets))
 
     def sample_at(self, wall: float) -> int:
-        return round((wall - self._offset()) * self.sample_rate)
+        return round(self._music((wall - self._offset()) * self.sample_rate))
 
     def wall_at(self, sample: int) -> float:
-        return self._offset() + sample / self.sample_rate
+        return self._offset() + self._raw(sample) / self.sample_rate
 
     def _offset(self) -> float:
         """The mapping, before the first `update` too: from the stamps taken so far, or
@@ -115,7 +143,7 @@ class AudioClock:
         if self._offsets:
             return float(statistics.median(self._offsets))
         if self.counter is not None:
-            return self._wall() - self.now() / self.sample_rate
+            return self._wall() - self._raw_now() / self.sample_rate
         return self._wall()
 
 

@@ -36,7 +36,8 @@ START_FILM = 10.0
 EVERY = 1.0  # seconds between position windows
 
 
-def measure(minutes: float, varispeed: float = 0.1) -> dict[str, Any]:
+def measure(minutes: float, varispeed: float = 0.1, player_ppm: float = 0.0
+            ) -> dict[str, Any]:
     seconds = minutes * 60
     machine = NoiseReference()  # a plain pyo client on a JACK server of its own
     machine.start()
@@ -57,7 +58,7 @@ def measure(minutes: float, varispeed: float = 0.1) -> dict[str, Any]:
                 player.wait(3.0)
                 began = time.time()
                 print(f"playing {minutes:g} min of film from {START_FILM:g} s ...", flush=True)
-                player.play(START_FILM, seconds)
+                player.play(START_FILM, seconds, speed=1 + player_ppm * 1e-6)
                 player.wait(0.5)
                 first = recorder.recorded_frame(0)
                 audio = np.array(recorder.audio()[:, 0])
@@ -105,7 +106,7 @@ def measure(minutes: float, varispeed: float = 0.1) -> dict[str, Any]:
             "median_ms": float(np.median(np.abs(error_ms))),
             "first_minute_worst_ms": per_minute[0], "last_minute_worst_ms": per_minute[-1],
             "per_minute_worst_ms": per_minute, "rechases": len(rechases),
-            "varispeed_percent": varispeed, "nudges": len(nudges),
+            "varispeed_percent": varispeed, "nudges": len(nudges), "player_ppm": player_ppm,
             "nudge_lines": nudges[:20],
             "rechase_lines": rechases[:20], "xruns": xruns, "plain_client_xruns": plain_xruns,
             "series": {"t": times, "error_ms": errors}}
@@ -129,7 +130,8 @@ def plot(figures: dict[str, Any], path: Path) -> None:
     ax.set_xlabel("minutes of film")
     ax.set_ylabel("music - film (ms)")
     ax.set_title(f"chase over {figures['minutes']:g} min: clocks {figures['clock_ppm']:+.1f} "
-                 f"ppm apart, varispeed {figures.get('varispeed_percent', 0):g} %: "
+                 f"ppm apart, player {figures.get('player_ppm', 0):+g} ppm, varispeed "
+                 f"{figures.get('varispeed_percent', 0):g} %: "
                  f"{figures.get('nudges', 0)} nudges, {figures['rechases']} re-chases, worst "
                  f"{figures['worst_ms']:.2f} ms, {figures['xruns']} xruns", fontsize=10)
     ax.grid(color="#dcdcdc")
@@ -142,13 +144,17 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--varispeed", type=float, default=0.1, metavar="PERCENT",
                         help="the server's --varispeed (0: re-chases only)")
+    parser.add_argument("--player-ppm", type=float, default=0.0, metavar="PPM",
+                        help="the simulated player's clock against the wall's (on top of "
+                        "whatever JACK's dummy clock does)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    figures = measure(args.minutes, args.varispeed)
+    figures = measure(args.minutes, args.varispeed, args.player_ppm)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "chase_drift.json").write_text(json.dumps(figures, indent=1) + "\n")
     plot(figures, args.out / "chase_drift.png")
-    print(f"clock difference (JACK dummy vs wall): {figures['clock_ppm']:+.1f} ppm")
+    print(f"clock difference (JACK dummy vs wall): {figures['clock_ppm']:+.1f} ppm; the "
+          f"player's against the wall: {args.player_ppm:+g} ppm")
     print(f"position error over {figures['minutes']:g} min: worst {figures['worst_ms']:.3f} ms, "
           f"median {figures['median_ms']:.3f} ms over {figures['windows']} of "
           f"{figures['windows_planned']} windows")

@@ -6,6 +6,7 @@ Each is started by the test suite on a unique name or a free port, and stopped b
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -25,6 +26,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from pythonosc.osc_packet import OscPacket
+
+from adaptive.live.osc import encode_message
 
 RATE = 48000
 PERIOD = 256
@@ -445,6 +449,10 @@ class Served:
 
         _wait_for(seen, timeout, f"log line {text!r}")
 
+    def status(self) -> dict[str, Any]:
+        """The server's `/status` (its JSON), asked over OSC."""
+        return osc_status(self.osc_port)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
@@ -511,3 +519,12 @@ def make_tls_files(directory: Path) -> dict[str, Path]:
         str(files["ca_key"]), "-CAcreateserial", "-days", "1", "-extfile", str(ext),
         "-out", str(files["cert"]))
     return files
+
+
+def osc_status(port: int) -> dict[str, Any]:
+    """A server's `/status` over OSC: one reply, a JSON string."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3.0)
+        sock.sendto(encode_message("/status", []), ("127.0.0.1", port))
+        data, _ = sock.recvfrom(65536)
+    return dict(json.loads(OscPacket(data).messages[0].message.params[0]))

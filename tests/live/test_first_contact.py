@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -11,23 +10,15 @@ import time
 from pathlib import Path
 
 import pytest
-from pythonosc.osc_packet import OscPacket
 
 from adaptive.cli import build_parser
 from adaptive.errors import AudioError
 from adaptive.live.audio import Devices, check_output_device, list_devices, probe_output_devices
 from adaptive.live.osc import encode_message
 from tests.live.harness import RATE, free_port, serve_with
+from tests.live.harness import osc_status as status
 
 ENV = dict(os.environ, PYO_GUI_WX="0")
-
-
-def status(port: int) -> dict[str, object]:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(3.0)
-        sock.sendto(encode_message("/status", []), ("127.0.0.1", port))
-        data, _ = sock.recvfrom(65536)
-    return dict(json.loads(OscPacket(data).messages[0].message.params[0]))
 
 
 def test_no_output_device_is_refused_with_what_to_do() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import shutil
@@ -13,23 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pythonosc.osc_packet import OscPacket
 
 from adaptive.live.osc import encode_bundle, encode_message
 from tests.audio import sine_level_db
 from tests.live.harness import RATE, Recorder, Window, serve
+from tests.live.harness import osc_status as status
 
 pytestmark = pytest.mark.jack
 
 AMPLITUDE_DB = 20 * math.log10(0.2)
-
-
-def status(port: int) -> dict[str, object]:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(3.0)
-        sock.sendto(encode_message("/status", []), ("127.0.0.1", port))
-        data, _ = sock.recvfrom(65536)
-    return dict(json.loads(OscPacket(data).messages[0].message.params[0]))
 
 
 def test_reload_takes_over_and_a_bad_score_keeps_the_old_one(

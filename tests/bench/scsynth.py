@@ -422,7 +422,14 @@ def main() -> None:
     parser.add_argument("--write", action="store_true",
                         help="merge the figures into docs/bench/figures.json (its RAM or "
                         "streamed table) and write docs/bench/report.md again from it")
+    parser.add_argument("--server-from", type=Path, metavar="DIR",
+                        help="run another checkout's `adaptive serve` (e.g. a git worktree "
+                        "of an older commit) on the same workloads and instruments")
     args = parser.parse_args()
+    if args.server_from is not None:
+        if args.write:
+            parser.error("--write records this checkout's figures: not with --server-from")
+        os.environ["ADAPTIVE_SERVE_FROM"] = str(args.server_from.resolve())
     results = collect(args.stems, args.seconds, args.rates, args.repeats, args.streamed,
                       args.recorder_during)
     print(json.dumps(results, indent=2))

@@ -475,6 +475,8 @@ def serve_with(score: Path, *extra: str, ready_timeout: float = 30.0,
     """`adaptive serve SCORE --osc 127.0.0.1:<free port> EXTRA...`, up until 'ready'."""
     osc_port = free_port()
     env = dict(os.environ, PYO_GUI_WX="0", PYTHONUNBUFFERED="1")
+    if os.environ.get("ADAPTIVE_SERVE_FROM"):  # a bench against another checkout's server
+        env["PYTHONPATH"] = os.environ["ADAPTIVE_SERVE_FROM"]
     process = subprocess.Popen(
         [sys.executable, "-m", "adaptive.cli", "serve", str(score),
          "--osc", f"127.0.0.1:{osc_port}", *extra],

@@ -215,7 +215,8 @@ function showFilm(film) {
   if (!film) return;
   $("timecode").textContent = film.timecode || "--:--:--:--";
   $("cue").textContent = film.cue ? "cue: " + film.cue : "";
-  $("lock").textContent = `${film.state}` + (film.delta_ms != null ? ` · Δ ${film.delta_ms} ms` : "");
+  $("lock").textContent = `${film.state}` + (film.delta_ms != null ? ` · Δ ${film.delta_ms} ms` : "")
+    + (film.nudges ? ` · ${film.nudges} nudges` : "");
   $("hit").textContent = film.next_hit ? `next hit: ${film.next_hit.label} in ${film.next_hit.in} s` : "";
 }
 

@@ -131,6 +131,7 @@ class VoiceSlot:
             kept: list[PyoObject] = []
             self.streamed: StreamedVoice | None = None
             valid: PyoObject = None
+            streamed_layers: list[str] = []
             for layer_name, layer in section.layers.items():
                 gain = _gain(pyo, bus, layer)
                 self.gains[layer_name] = gain
@@ -141,15 +142,13 @@ class VoiceSlot:
                                                        section.loop)
                         valid = streamer.validity(self.streamed)
                     head = streamer.heads.get(info.path)
-                    # a late stream mutes the layer (see engine.stream); on time, x 1.0
-                    product = gain * valid
-                    self.gains[layer_name] = product
                     silent = streamer.pool.silent_table(head.channels)
                     reader, tables = stem_reader(pyo, counter, silent, streamer.index,
-                                                 streamer.next_index, product,
+                                                 streamer.next_index, gain,
                                                  channels=head.channels)
                     self.streamed.add(tables, head)
                     self.layers[layer_name] = reader
+                    streamed_layers.append(layer_name)
                 elif layer.stem is not None:
                     table = stems.get(loaded.stems[layer.stem].path)
                     self.layers[layer_name], _ = stem_reader(
@@ -164,8 +163,16 @@ class VoiceSlot:
                                                       f"sections.{name}.layers.{layer_name}"))
                     kept.extend(context.kept)
                     self.layers[layer_name] = pyo.Sig(output, mul=gain)
-            mix = (pyo.Mix(list(self.layers.values()), voices=2) if self.layers
-                   else pyo.Sig([0.0, 0.0]))
+            # a late stream mutes the voice's streamed layers (see engine.stream), on time
+            # x 1.0: once for their sum, not once per layer (a product per layer was 128
+            # more objects at 128 streamed stems)
+            in_ram = [self.layers[n] for n in self.layers if n not in streamed_layers]
+            parts = [pyo.Mix(in_ram, voices=2)] if in_ram else []
+            if streamed_layers:
+                parts.append(pyo.Mix([self.layers[n] for n in streamed_layers], voices=2)
+                             * valid)
+            mix = parts[0] if len(parts) == 1 else (parts[0] + parts[1]) if parts \
+                else pyo.Sig([0.0, 0.0])
             self.output: PyoObject = mix * self.envelope.signal
         self._kept = kept
         self.activity = _Activity(objects)

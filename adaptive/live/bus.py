@@ -13,6 +13,12 @@ own queue: the controller, the other subscribers and the audio never notice.
 Threads run at the same low real-time priority as the inputs (see `threads`): a Python
 thread holding the GIL must not be parked behind busy processes while the audio callback
 waits for the GIL.
+
+A bus or a subscriber that is not in a hurry (the show log's file) *lingers*: woken by an
+item, it waits `linger` seconds and takes whatever has come meanwhile, so a flood wakes it
+a few dozen times a second, not once per item. Each wake-up is a context switch and a GIL
+hand-over (measured: a server flooded with 1,000 /param a second spent 38.8 % of a core
+with the show log delivered item by item, 24.3 % without a show log).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -48,8 +55,11 @@ class Subscription(Generic[T]):
     """One subscriber: a bounded queue and the thread that empties it into `deliver`."""
 
     def __init__(self, name: str, deliver: Callable[[T], None], capacity: int,
-                 count: Counter) -> None:
+                 count: Counter, linger: float = 0.0,
+                 after: Callable[[], None] | None = None) -> None:
         self.name = name
+        self._linger = linger
+        self._after = after  # called once the items taken together are delivered
         self.dropped = 0
         self.delivered = 0
         self._deliver = deliver
@@ -70,13 +80,22 @@ class Subscription(Generic[T]):
     def _run(self) -> None:
         realtime_thread(f"out-{self.name}"[:15])
         while True:
-            item = self._queue.get()
-            if isinstance(item, _Stop):
-                return
+            for item in _take(self._queue, self._linger):
+                if isinstance(item, _Stop):
+                    self._finish()
+                    return
+                try:
+                    self._deliver(item)
+                    self.delivered += 1
+                except Exception as error:  # a subscriber's fault must never stop the others
+                    self._count(f"{self.name}_failed", f"subscriber {self.name}: {error!r}")
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._after is not None:
             try:
-                self._deliver(item)
-                self.delivered += 1
-            except Exception as error:  # a subscriber's fault must never stop the others
+                self._after()
+            except Exception as error:
                 self._count(f"{self.name}_failed", f"subscriber {self.name}: {error!r}")
 
     def close(self, timeout: float = 1.0) -> None:
@@ -86,10 +105,23 @@ class Subscription(Generic[T]):
         self._thread.join(timeout)
 
 
+def _take(source: queue.Queue[T | _Stop], linger: float) -> list[T | _Stop]:
+    """The next item, waiting for it; lingering, also what came within `linger` after."""
+    items = [source.get()]
+    if linger > 0 and not isinstance(items[0], _Stop):
+        time.sleep(linger)
+        with contextlib.suppress(queue.Empty):
+            while True:
+                items.append(source.get_nowait())
+    return items
+
+
 class OutputBus(Generic[T]):
     """Publish from anywhere without blocking; subscribers get their own queue and thread."""
 
-    def __init__(self, count: Counter | None = None, capacity: int = BUS_CAPACITY) -> None:
+    def __init__(self, count: Counter | None = None, capacity: int = BUS_CAPACITY,
+                 linger: float = 0.0) -> None:
+        self._linger = linger
         self._count: Counter = count or (lambda kind, message: log.warning("%s: %s", kind,
                                                                            message))
         self._queue: queue.Queue[T | _Stop] = queue.Queue(capacity)
@@ -110,8 +142,11 @@ class OutputBus(Generic[T]):
             self._count("bus_dropped", "output bus full: events dropped")
 
     def subscribe(self, name: str, deliver: Callable[[T], None],
-                  capacity: int = SUBSCRIBER_CAPACITY) -> Subscription[T]:
-        subscription = Subscription(name, deliver, capacity, self._count)
+                  capacity: int = SUBSCRIBER_CAPACITY, linger: float = 0.0,
+                  after: Callable[[], None] | None = None) -> Subscription[T]:
+        """`after`: called each time the items taken together are delivered (a lingering
+        file subscriber flushes there)."""
+        subscription = Subscription(name, deliver, capacity, self._count, linger, after)
         with self._lock:
             self._subscriptions = [*self._subscriptions, subscription]
             if self._thread is None:
@@ -128,11 +163,11 @@ class OutputBus(Generic[T]):
     def _run(self) -> None:
         realtime_thread("adaptive-bus")
         while True:
-            item = self._queue.get()
-            if isinstance(item, _Stop):
-                return
-            for subscription in self._subscriptions:  # a copy-on-write list
-                subscription.offer(item)
+            for item in _take(self._queue, self._linger):
+                if isinstance(item, _Stop):
+                    return
+                for subscription in self._subscriptions:  # a copy-on-write list
+                    subscription.offer(item)
 
     def drops(self) -> dict[str, int]:
         """Items dropped: by the bus and by each subscriber (for the status)."""

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("adaptive.show")
 
 CAPACITY = 65536
+
+LINGER = 0.05
+"""Seconds the log's threads gather items before writing them (at most this late on disk;
+a flood of 1,000 commands a second then wakes them 20 times a second, not 1,000)."""
 """Lines queued before the writer drops: minutes of a flood of coalesced commands."""
 
 History = Sequence[tuple[int, Command]]
@@ -80,10 +84,12 @@ class ShowWriter:
         self._stats = controller.stats
         self._histories: dict[int, tuple[int, History]] = {}
         """Histories written, by object id (the object kept, so the id stays its own)."""
+        # a file is in no hurry: its threads linger (see `bus`), a wake-up per LINGER
         self._bus: OutputBus[tuple[Any, ...]] = OutputBus(
-            lambda kind, message: self._stats.count(f"show_log_{kind}", message), CAPACITY)
-        self._bus.subscribe("writer", self._write, CAPACITY)
-        self._events = controller.bus.subscribe("show_log", self._on_event)
+            lambda kind, message: self._stats.count(f"show_log_{kind}", message), CAPACITY,
+            linger=LINGER)
+        self._bus.subscribe("writer", self._write, CAPACITY, linger=LINGER, after=self._flush)
+        self._events = controller.bus.subscribe("show_log", self._on_event, linger=LINGER)
 
     @classmethod
     def open(cls, path: Path, controller: Controller, score: Path, seed: int,
@@ -92,7 +98,7 @@ class ShowWriter:
         warning, not a failure: the show goes on without its log."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            file = path.open("w", encoding="utf-8", buffering=1)
+            file = path.open("w", encoding="utf-8")  # flushed after each batch (`_flush`)
             header = showlog.ShowHeader(
                 score=str(score.resolve()), score_sha256=showlog.score_digest(score),
                 sample_rate=controller.sample_rate, block=controller.block,
@@ -182,6 +188,13 @@ class ShowWriter:
                      "text": text, "wall": round(wall, 6)}]
         _, sample, wall = item  # reload, end
         return [{"kind": kind, "sample": sample, "wall": round(wall, 6)}]
+
+    def _flush(self) -> None:
+        try:
+            self._file.flush()
+        except (OSError, ValueError) as error:
+            self._stats.count("show_log_failed", f"cannot write the show log {self.path}: "
+                              f"{error}; the show goes on, these lines are lost")
 
     def drops(self) -> dict[str, int]:
         return self._bus.drops()

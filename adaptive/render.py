@@ -165,13 +165,15 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
            progress: Progress | None = None, block: int = BLOCK,
            seeks: list[Seek] | None = None, seek_fade: float = SEEK_FADE_SECONDS,
            schedule: Schedule | None = None, horizon_blocks: int | None = None,
-           varispeed: bool = False) -> RenderResult:
+           varispeed: bool = False, meters: bool = False) -> RenderResult:
     """Render `frames` samples of the score driven by (sample, command) pairs.
 
     `seeks` jump within the commands' history as a film's transport would: at each
     performance sample, the music becomes what the history implies at the target sample,
     cross-fading over `seek_fade` seconds. `schedule` drives the driver before each block
     instead (a live show again); `horizon_blocks` releases as far ahead as a live server.
+    `meters` builds the layers' level meters too, as a server with a control page does
+    (its voices then sum their layers with a `Mix`: the same sound, see `engine.voice`).
     """
     rate = loaded.sample_rate
     pyo = import_pyo()
@@ -179,7 +181,7 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
     actions: list[Action] = []
     pending_seeks = sorted(seeks or [])
     with manual_server(pyo, rate, seed, block) as server:
-        engine = Engine(pyo, loaded, seed, varispeed=varispeed)
+        engine = Engine(pyo, loaded, seed, varispeed=varispeed, meters=meters)
         capture = _Capture(pyo, engine.output, rate, block)
         server.start()
         warmup = -(-WARMUP_BLOCKS * BLOCK // block)

@@ -140,6 +140,21 @@ def test_a_streamed_render_is_the_ram_render(stems: Path, in_ram: Audio) -> None
     assert np.array_equal(streamed, in_ram)
 
 
+def test_layers_chained_or_mixed_sum_to_the_same_samples(stems: Path, in_ram: Audio) -> None:
+    """A voice sums its layers by chaining them (`engine.voice._chain`), or with a `Mix`
+    when the level meters need each layer on its own (a server with a control page): in a
+    voice with a streamed layer and one in RAM, both are the RAM render to the bit."""
+    path = stems / "score_mixed.toml"
+    path.write_text(SCORE.replace("{threshold}", "0.0").replace(
+        'stem = "a_mono.ogg"', 'stem = "a_mono.ogg"\nstream = false'))
+    loaded = load_score(path)
+    chained, result = _render(loaded)
+    assert result.streams is not None and result.streams.streamed_stems == 3  # 1 in RAM
+    mixed, _ = _render(loaded, meters=True)
+    assert np.array_equal(chained, in_ram)
+    assert np.array_equal(mixed, in_ram)
+
+
 def test_a_seek_into_streamed_stems_is_the_ram_seek(stems: Path) -> None:
     """The chase's case: a jump into the middle of a stem, past its head."""
     seeks = [(5 * SR, 45 * SR), (20 * SR, 8 * SR)]

@@ -66,11 +66,11 @@ class Engine:
         self.counter = counter if counter is not None else SampleCounter(pyo, varispeed)
         self.meters: LayerMeters | None = None
         with captured_objects(pyo) as self._objects:
-            self._build(pyo, loaded, seed)
+            self._build(pyo, loaded, seed, meters)
             if meters:
                 self.meters = LayerMeters(pyo, self.voices)
 
-    def _build(self, pyo: ModuleType, loaded: LoadedScore, seed: int) -> None:
+    def _build(self, pyo: ModuleType, loaded: LoadedScore, seed: int, meters: bool) -> None:
         score = loaded.score
         self.loaded = loaded
         self.shapes = FadeShapes(pyo)
@@ -87,7 +87,7 @@ class Engine:
             for slot in range(SLOTS_PER_SECTION):
                 self.voices[(name, slot)] = VoiceSlot(pyo, loaded, name, section, self.counter,
                                                       self.shapes, self.bus, self.stems, seed,
-                                                      self.streamer, slot)
+                                                      self.streamer, slot, chained=not meters)
         self.streamer.prepare()
         first_tempo = score.sections[score.initial_section_name()].tempo
         self.stingers: dict[tuple[str, int], StingerSlot] = {}

@@ -110,7 +110,9 @@ class VoiceSlot:
     def __init__(self, pyo: ModuleType, loaded: LoadedScore, name: str, section: Section,
                  counter: SampleCounter, shapes: FadeShapes, bus: ParameterBus,
                  stems: StemTables, seed: int, streamer: Streamer | None = None,
-                 slot: int = 0) -> None:
+                 slot: int = 0, chained: bool = True) -> None:
+        """`chained`: sum the layers by chaining their `add` (see `_chain`); False keeps
+        each layer's object its own signal, as the level meters need."""
         self.name = name
         self.section = section
         rate = loaded.sample_rate
@@ -132,6 +134,11 @@ class VoiceSlot:
             self.streamed: StreamedVoice | None = None
             valid: PyoObject = None
             streamed_layers: list[str] = []
+            sums: dict[bool, PyoObject] = {}  # the chain so far: streamed, in RAM
+
+            def add(streamed: bool) -> PyoObject | float:
+                return sums.get(streamed, 0.0) if chained else 0.0
+
             for layer_name, layer in section.layers.items():
                 gain = _gain(pyo, bus, layer)
                 self.gains[layer_name] = gain
@@ -145,14 +152,16 @@ class VoiceSlot:
                     silent = streamer.pool.silent_table(head.channels)
                     reader, tables = stem_reader(pyo, counter, silent, streamer.index,
                                                  streamer.next_index, gain,
-                                                 channels=head.channels)
+                                                 channels=head.channels, add=add(True))
                     self.streamed.add(tables, head)
-                    self.layers[layer_name] = reader
+                    self.layers[layer_name] = sums[True] = reader
                     streamed_layers.append(layer_name)
                 elif layer.stem is not None:
                     table = stems.get(loaded.stems[layer.stem].path)
                     self.layers[layer_name], _ = stem_reader(
-                        pyo, counter, table, self.clock.frame, self.clock.next_frame, gain)
+                        pyo, counter, table, self.clock.frame, self.clock.next_frame, gain,
+                        add=add(False))
+                    sums[False] = self.layers[layer_name]
                 else:
                     assert layer.patch is not None
                     context = PatchContext(pyo, rate, self.clock, self.harmony,
@@ -162,15 +171,16 @@ class VoiceSlot:
                     output = stereo(pyo, _build_patch(module, context, loaded,
                                                       f"sections.{name}.layers.{layer_name}"))
                     kept.extend(context.kept)
-                    self.layers[layer_name] = pyo.Sig(output, mul=gain)
+                    self.layers[layer_name] = sums[False] = pyo.Sig(output, mul=gain,
+                                                                    add=add(False))
             # a late stream mutes the voice's streamed layers (see engine.stream), on time
             # x 1.0: once for their sum, not once per layer (a product per layer was 128
             # more objects at 128 streamed stems)
             in_ram = [self.layers[n] for n in self.layers if n not in streamed_layers]
-            parts = [pyo.Mix(in_ram, voices=2)] if in_ram else []
+            streamed = [self.layers[n] for n in streamed_layers]
+            parts = [_chain(pyo, in_ram, chained)] if in_ram else []
             if streamed_layers:
-                parts.append(pyo.Mix([self.layers[n] for n in streamed_layers], voices=2)
-                             * valid)
+                parts.append(_chain(pyo, streamed, chained) * valid)
             mix = parts[0] if len(parts) == 1 else (parts[0] + parts[1]) if parts \
                 else pyo.Sig([0.0, 0.0])
             self.output: PyoObject = mix * self.envelope.signal
@@ -265,9 +275,20 @@ class StingerSlot:
         self.activity.deactivate_at = end + release + 1
 
 
+def _chain(pyo: ModuleType, layers: list[PyoObject], chained: bool) -> PyoObject:
+    """The sum of a voice's layers. Chained, each layer was built with the layers before
+    it as its `add`, so the last one is the sum: pyo's postprocessing adds it, with no
+    object of its own (a `Mix` asks each of its inputs for its stream through a Python
+    method call in the audio callback: measured live, 128 stereo readers cost 7.7 % of a
+    core with a `Mix`, 5.7 % chained). The additions come in the same order as `Mix`'s,
+    so the sum is the same to the bit."""
+    return layers[-1] if chained else pyo.Mix(layers, voices=2)
+
+
 def stem_reader(pyo: ModuleType, counter: SampleCounter, table: PyoObject, frame: PyoObject,
                 next_frame: Callable[[], PyoObject], mul: PyoObject | float,
-                channels: int | None = None) -> tuple[PyoObject, list[PyoObject]]:
+                channels: int | None = None, add: PyoObject | float = 0.0
+                ) -> tuple[PyoObject, list[PyoObject]]:
     """A stem's reader at `frame` (truncated, as `TableIndex` reads), and the table readers
     in it (a streamed layer swaps their table). With a varispeed counter it reads between
     `frame` and `next_frame()` by the counter's fraction: a linear interpolation that is the
@@ -279,11 +300,11 @@ def stem_reader(pyo: ModuleType, counter: SampleCounter, table: PyoObject, frame
         return index if stereo else [index, index]
 
     if counter.fraction is None:
-        reader = pyo.TableIndex(table, at(frame), mul=mul)
+        reader = pyo.TableIndex(table, at(frame), mul=mul, add=add)
         return reader, [reader]
     here = pyo.TableIndex(table, at(frame))
     ahead = pyo.TableIndex(table, at(next_frame()))
-    return pyo.Interp(here, ahead, interp=counter.fraction, mul=mul), [here, ahead]
+    return pyo.Interp(here, ahead, interp=counter.fraction, mul=mul, add=add), [here, ahead]
 
 
 def _build_patch(module: PatchModule, context: PatchContext, loaded: LoadedScore,

@@ -58,10 +58,14 @@ HEAD = RING
 """Frames of each streamed stem kept in RAM: an entry at position 0 needs no disk read,
 and the disk thread has a whole ring of time before it must read past the head."""
 
-CHUNK = 16384
-"""Frames written per layer at a time once a voice runs (341 ms): fewer, larger reads
-(measured: 128 streamed stems took a quarter less CPU than at 8,192, offline), and still
-three quarters of a ring ahead of the counter."""
+CHUNK = 32768
+"""Frames written per layer at a time once a voice runs (683 ms): fewer, larger reads
+(measured offline: 128 streamed stems took a quarter less CPU at 16,384 than at 8,192),
+and still half a ring (683 ms) ahead of the counter when written."""
+
+CATCH_UP = 32768
+"""Samples ahead of the counter where a late stream resumes (live, the audio thread may be
+a block or two ahead of the counter read): 683 ms after the disk came back."""
 
 FIRST = 4096
 """Frames filled at once when a voice is started (before its start sample sounds)."""
@@ -414,7 +418,7 @@ class Streamer:
         self.active: dict[StreamedVoice, None] = {}
         """Voices holding rings (insertion-ordered): the only ones the disk side visits."""
         self.underruns = 0
-        self.catch_up = 2 * CHUNK
+        self.catch_up = CATCH_UP
         """Samples ahead of the counter where a late stream resumes (live: the audio thread
         may be a block or two ahead of the counter read)."""
         self._thread: threading.Thread | None = None

@@ -5,10 +5,11 @@ Theory of operation
 -------------------
 The controller calls `command`, `seek`, `halt` and `reload` under its lock, with the sample
 the conductor takes the command at, so the log's order is the order the music took them in.
-Those calls only stamp the wall time and publish a tuple on a bus of the log's own
-(`bus.OutputBus`: a non-blocking put; serialising waits for the writer's thread); the
+Those calls only stamp the wall time and put a tuple in the writer's own queue (a
+`bus.Subscription`: a non-blocking put; serialising waits for the writer's thread); the
 music's events reach it from the controller's output bus. One thread turns them into lines
-and writes them, line-buffered, so a crash loses at most the lines still queued. A full
+and writes them, flushed after each batch, so a crash loses at most the lines still queued
+(at most `LINGER` of them). A full
 queue drops lines (counted `show_log_*_dropped`), a disk error is a rate-limited log line
 and the counter `show_log_failed`: the controller and the audio never wait for the disk,
 and the show goes on without its log. `close` (a clean stop, SIGINT/SIGTERM included)
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from adaptive import showlog
 from adaptive.commands import Command
-from adaptive.live.bus import OutputBus
+from adaptive.live.bus import Subscription
 
 if TYPE_CHECKING:
     from adaptive.live.controller import Controller, Event
@@ -84,11 +85,13 @@ class ShowWriter:
         self._stats = controller.stats
         self._histories: dict[int, tuple[int, History]] = {}
         """Histories written, by object id (the object kept, so the id stays its own)."""
-        # a file is in no hurry: its threads linger (see `bus`), a wake-up per LINGER
-        self._bus: OutputBus[tuple[Any, ...]] = OutputBus(
-            lambda kind, message: self._stats.count(f"show_log_{kind}", message), CAPACITY,
-            linger=LINGER)
-        self._bus.subscribe("writer", self._write, CAPACITY, linger=LINGER, after=self._flush)
+        # a file is in no hurry: its thread lingers (see `bus`), a wake-up per LINGER; the
+        # queue is the writer's own, not a bus's (a delivery thread in between cost another
+        # queue and another wake-up per item)
+        self._queue: Subscription[tuple[Any, ...]] = Subscription(
+            "writer", self._write, CAPACITY,
+            lambda kind, message: self._stats.count(f"show_log_{kind}", message),
+            linger=LINGER, after=self._flush)
         self._events = controller.bus.subscribe("show_log", self._on_event, linger=LINGER)
 
     @classmethod
@@ -125,28 +128,28 @@ class ShowWriter:
 
     def command(self, source: str, command: Command, sample: int, now: int,
                 until: int) -> None:
-        self._bus.publish(("command", source.strip(), command, sample, now, until,
+        self._queue.offer(("command", source.strip(), command, sample, now, until,
                            time.time(), self._film(sample)))
 
     def seek(self, history: History, target: int, at: int, fade: float, why: str,
              now: int, until: int) -> None:
-        self._bus.publish(("seek", history, target, at, fade, why, now, until, time.time(),
+        self._queue.offer(("seek", history, target, at, fade, why, now, until, time.time(),
                            self._film(at)))
 
     def nudge(self, at: int, samples: int, length: int, why: str, now: int,
               until: int) -> None:
-        self._bus.publish(("nudge", at, samples, length, why, now, until, time.time(),
+        self._queue.offer(("nudge", at, samples, length, why, now, until, time.time(),
                            self._film(at)))
 
     def halt(self, at: int, fade: float, why: str, now: int, until: int) -> None:
-        self._bus.publish(("halt", at, fade, why, now, until, time.time(), self._film(at)))
+        self._queue.offer(("halt", at, fade, why, now, until, time.time(), self._film(at)))
 
     def reload(self, at: int) -> None:
-        self._bus.publish(("reload", at, time.time()))
+        self._queue.offer(("reload", at, time.time()))
 
     def _on_event(self, event: Event) -> None:
         if event.kind != "beat":
-            self._bus.publish(("event", event.kind, event.args, event.sample, event.text,
+            self._queue.offer(("event", event.kind, event.args, event.sample, event.text,
                                time.time()))
 
     # ------------------------------------------------------- the writer's thread
@@ -197,14 +200,14 @@ class ShowWriter:
                               f"{error}; the show goes on, these lines are lost")
 
     def drops(self) -> dict[str, int]:
-        return self._bus.drops()
+        return {"writer": self._queue.dropped}
 
     def close(self) -> None:
         """At the end of the show: what is queued, the last sample, then the file."""
         self._controller.show_log = None
         self._controller.bus.unsubscribe(self._events)
-        self._bus.publish(("end", self._controller.now(), time.time()))
-        self._bus.close(timeout=5.0)
+        self._queue.offer(("end", self._controller.now(), time.time()))
+        self._queue.close(timeout=5.0)
         try:
             self._file.close()
         except OSError as error:

@@ -367,8 +367,82 @@ def write_report(quick: bool, how: str, renders: dict[str, Any], nrt: dict[str, 
         lines += ["![cpu](cpu_vs_stems.png)"]
     else:
         lines.append("scsynth is not installed (`bin/bench` installs supercollider-server).")
+    lines += _feature_length()
     lines += ["", "## What limits the figures", "", NOTES]
     return lines
+
+
+def _read(name: str) -> dict[str, Any] | None:
+    path = OUT / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+FRAME_MS = 1000 / 24
+"""One video frame at 24 fps: the seek target (issue 10)."""
+
+
+def _feature_length() -> list[str]:
+    """The two-hour score and the seek into streamed stems, from the files their own
+    benches write (`bin/bench long`, `bin/bench seek [--cold]`), with a plot."""
+    long, warm, cold = (_read("long_score.json"), _read("seek_32.json"),
+                        _read("seek_32_cold.json"))
+    if long is None and warm is None:
+        return []
+    lines = ["", "## Feature-length scores (`bin/bench long`, `bin/bench seek`)", ""]
+    if long is not None:
+        lines += [
+            f"A generated two-hour score: 40 sections × 6 stereo stems × 3 min "
+            f"({long['stem_minutes']:.0f} stem-minutes, every stem streamed). In RAM tables "
+            f"it would need {long['ram_tables_gb']:.1f} GB (pyo's float64 tables) before "
+            "the first note.", "",
+            "| | peak RSS | time |", "|---|---|---|",
+            f"| `adaptive serve` (ready) | {long['serve']['peak_rss_mb']:.0f} MB | "
+            f"{long['serve']['ready_s']:.1f} s to ready (target < 5 s) |",
+            f"| `adaptive render`, the whole 2 h | {long['render']['peak_rss_mb']:.0f} MB | "
+            f"{long['render']['wall_s']:.0f} s: **{long['render_speed']:.1f}×** real time "
+            "(target ≥ 40×) |", ""]
+    for figures, kind in ((warm, "warm page cache"), (cold, "page cache dropped before "
+                                                         "each jump")):
+        if figures is None:
+            continue
+        settle = figures["settle_ms"]
+        lines += [f"Seek into {figures['stems']} streamed stems, {kind}: from the player's "
+                  f"report to every stem sounding at its new position, worst "
+                  f"**{figures['worst_ms']:.0f} ms**, median {figures['median_ms']:.0f} ms "
+                  f"over {len(settle)} reports (target: one frame, {FRAME_MS:.1f} ms); "
+                  f"{figures['missed']} missed; xruns {figures['xruns']} (plain client "
+                  f"{figures['plain_client_xruns']}); {'; '.join(figures['replay'])}.", ""]
+    if warm is not None:
+        _plot_seek(warm, cold)
+        lines += ["The floor: the seek is placed ahead of the report (the logged \"placed "
+                  "... ms ahead\" above) and cross-fades over 20 ms, in which the mix is not "
+                  "yet whole; with the page cache dropped, the first reads of each stem come "
+                  "from the disk.", "", "![seek](seek.png)"]
+    return lines
+
+
+def _plot_seek(warm: dict[str, Any], cold: dict[str, Any] | None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 3.5), dpi=110)
+    names = list(warm["settle_ms"])
+    positions = list(range(len(names)))
+    axis.bar([p - 0.2 for p in positions], [warm["settle_ms"][n] for n in names],
+             width=0.4, label="warm page cache")
+    if cold is not None:
+        axis.bar([p + 0.2 for p in positions], [cold["settle_ms"].get(n, 0) for n in names],
+                 width=0.4, label="page cache dropped")
+    axis.axhline(FRAME_MS, color="k", linestyle="--", label="one frame at 24 fps")
+    axis.set_xticks(positions, names, fontsize=8)
+    axis.set_ylabel("report → every stem sounding (ms)")
+    axis.set_title(f"Seek into {warm['stems']} streamed stems, live")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(OUT / "seek.png")
+    plt.close(figure)
 
 
 def _versus_targets(table: dict[str, Any], kind: str) -> list[str]:

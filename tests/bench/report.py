@@ -503,32 +503,37 @@ NOTES = """\
   (2026-12-02)**: its one-minute stems are past the default `stream_longer_than` (30 s).
   The bench now writes the threshold into the score either way and refuses a run whose
   `/status` says otherwise; the bytes each engine read (`rchar`) are in the figures.
-- **Streamed, both engines read what they play**: 48-49 MB/s at 128 stems (adaptive 2.3 %
-  less: its resident 1.37 s head is not read again at each loop), no underrun. scsynth's
-  `DiskIn` costs it less than its `PlayBuf` (5.0 vs 8.0 % of a core at 128 stems, 100
-  msg/s; `PlayBuf` interpolates, `DiskIn` copies), while adaptive streamed costs more than
-  adaptive in RAM (25.4 vs 15.0 %: the disk threads, Python every few ms, and the stamp
-  ring each streamed layer is checked against; not profiled), so streamed is the largest
-  gap: 5.0× scsynth's CPU at 100 msg/s, 6.2× at 1,000 (JACK load 11.0 vs 4.5 %, 10.6 vs
-  5.6 %).
-- **The gap is mostly the Python control path.** JACK's DSP load (the whole graph's share
-  of each period) was 0.93-1.32× scsynth's in the 2026-12-01 run, recorder included; with
-  it detached, 1.2× and 1.3× in RAM at 128 stems and 100 and 1,000 msg/s, while the
-  process CPU differed by 1.9× and 3.3×: the rest is the OSC thread, the ticker and the
-  server's other Python threads. A `/param` costs ~30 µs of Python when messages come back
-  to back but ~100-230 µs when they come 1-10 ms apart
-  (measured with `time.thread_time()` in the OSC thread: parse 25, checks 82, conductor and
-  graph 124 µs at 100 msg/s): on this VM a thread that wakes every few ms runs on cold
-  caches (a plain Python loop measured 75 µs back to back, 102 µs with 1 ms sleeps, 167 µs
-  with 10 ms sleeps). What arrives together is coalesced (a flood costs one conductor pass
-  per read), so floods are cheap; evenly spaced 1,000 msg/s is the expensive case.
-  Reaching parity needs the parameter path out of Python (e.g. values written into the
-  graph by a C-level OSC receiver, with Python only for rules and events): not done.
-- **Per stem**, pyo's `TableIndex` reading a RAM table costs about what scsynth's `PlayBuf`
-  does (a bare pyo graph of 128 stereo `TableIndex` measured 8.3-9.4 % of a core, scsynth's
-  whole workload 9.8-11.6 %). Performer overrides are now built on first use, so an
-  untouched stem is its reader alone. Tables are float64 (pyo's double build, needed for
-  the exact sample counter): twice scsynth's memory (peak RSS above) and its load time.
+- **Where adaptive's CPU goes** (2026-12-04, per thread from /proc, the method of
+  `python -m tests.bench.cpu_where threads`, 128 stems, 30 s runs): pyo's audio callback
+  7.9-11.7 % of a core (idle or not), the OSC thread 3.2-3.5 % at 100 msg/s and 9.1-11.4 %
+  at 1,000 msg/s (about 100 µs of Python a message on this VM's cold caches; the same
+  path back to back in one thread costs 27 µs, a bare Python UDP receiver 7 µs), the show
+  log's writer 0.7-2.1 %, the ticker 0.4-1.0 %, and streamed the disk thread 3.7-3.8 %
+  (its floor is the data: 12.3 M samples a second decoded to float32 and cast to the
+  float64 rings, about 3 %). scsynth's whole process in the tables above: 10.9-13.0 % in
+  RAM, 6.1-8.4 % streamed. JACK's DSP load (the graph's share of each period) is at
+  parity in RAM (adaptive 11.8 and 10.6 %, scsynth 11.4 and 11.7 % at 100 and 1,000 msg/s)
+  and 1.7-1.9× streamed (10.2 and 10.8 % vs 6.1 and 5.6 %): in RAM the gap is the Python
+  around the graph; streamed, it is also pyo reading 128 rings against scsynth's `DiskIn`
+  copying.
+- **The graph itself.** A plain pyo JACK client with the same 128 stereo readers and gains
+  and nothing else (`python -m tests.bench.cpu_where floor [--mix]`) measured 5.7 and 4.8 %
+  of a core chained, 7.7 and 6.8 % with a `Mix` (two runs): pyo's `Mix` asks each input
+  for its stream through a Python method call inside the audio callback, so the voices
+  now chain their layers'
+  `add` instead (bit-identical, tested). The rest of adaptive's callback is its counter,
+  envelopes, master bus (limiter, DC filter) and the GIL the callback takes every block.
+  Parity needs a native streaming mixer (one C loop over the stems) and the parameter
+  path out of Python (values written into the graph by a C-level receiver, Python only
+  for rules and events); pyo's own `OscReceive` polls in the callback and adds a period
+  of latency (measured with plain pyo: p99 10.7 ms), which breaks the latency target.
+- **Since the last report** (2026-12-03: RAM 1.88× and 3.25×, streamed 5.04× and 6.23×):
+  the chained sum, the show log's writer without a bus thread in between and yielding the
+  GIL every 0.2 ms instead of after each line (its thread 3.7-4.3 % → 1.8-2.1 % at 1,000
+  msg/s), float32 decoding straight into the fill's buffer, chunks of 32,768 frames and
+  one validity product per voice (disk thread 4.2 → 3.7 %). Per stem, tables stay
+  float64 (pyo's double build, needed for the exact sample counter): twice scsynth's
+  memory in RAM and its load time.
 - **Offline**, once loaded adaptive renders about as fast as `scsynth -N` at 32 and 128
   stems (72 vs 63×, 23 vs 20× real time; scsynth's speed without its load from
   `figures.json`) and 3× slower at 8 stems (117 vs 345×); it loads 7-8× slower (stems

@@ -33,6 +33,13 @@ from adaptive.score.load import LoadedScore
 from adaptive.timeline import Timeline
 
 BLOCK = 256
+OFFLINE_BLOCK = 1024
+"""The block `render_to_file` computes a score of stems alone in. Every event of such a
+score lands on its sample inside the graph whatever the block (tested: the same samples
+as at 256 frames, seeks included), and a pass through pyo and the driver per 1,024 frames
+instead of per 256 rendered the two-hour score at 57.7x real time instead of 37.0x (at
+4,096: 42.3x, out of cache). A patch starts its DSP on a block boundary, so a score with
+patches renders at the live block (`BLOCK`), as it would sound live."""
 LOOKAHEAD_BLOCKS = 2
 HOUSEKEEPING_BLOCKS = 8
 """Blocks between stopping the DSP of voices that fell silent: a Python pass over every
@@ -246,14 +253,27 @@ def render(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int
     return RenderResult(rate, frames, actions, rejected, seconds, audio, streams)
 
 
+def offline_block(loaded: LoadedScore) -> int:
+    """The block a score renders fastest in with the samples it has live (`OFFLINE_BLOCK`)."""
+    score = loaded.score
+    patches = any(layer.patch is not None for section in score.sections.values()
+                  for layer in section.layers.values()) or \
+        any(stinger.patch is not None for stinger in score.stingers.values())
+    return BLOCK if patches else OFFLINE_BLOCK
+
+
 def render_to_file(loaded: LoadedScore, commands: list[tuple[int, Command]], frames: int,
                    path: Path, *, subtype: str = "PCM_24", seed: int = 1,
                    progress: Progress | None = None, keep_audio: bool = False,
                    seeks: list[Seek] | None = None, seek_fade: float = SEEK_FADE_SECONDS,
                    schedule: Schedule | None = None, horizon_blocks: int | None = None,
-                   block: int = BLOCK, varispeed: bool = False) -> RenderResult:
-    """Render straight into an audio file (format from the suffix), chunk by chunk."""
+                   block: int | None = None, varispeed: bool = False) -> RenderResult:
+    """Render straight into an audio file (format from the suffix), chunk by chunk, in
+    `block` frames at a time (default: `offline_block`)."""
     import soundfile
+
+    if block is None:
+        block = offline_block(loaded)
 
     with soundfile.SoundFile(str(path), "w", samplerate=loaded.sample_rate, channels=2,
                              subtype=subtype) as out:

@@ -20,10 +20,11 @@ import numpy.typing as npt
 import pytest
 import soundfile
 
+from adaptive.cli import demo_paths
 from adaptive.commands import Command, parse_command
 from adaptive.engine.patch_api import FRAME_EPSILON
 from adaptive.engine.stream import HEAD, RING, Streamer, stem_frames, stem_positions
-from adaptive.render import RenderResult, render
+from adaptive.render import BLOCK, OFFLINE_BLOCK, RenderResult, offline_block, render
 from adaptive.score.load import LoadedScore, load_score
 from tests.audio import write_marker
 
@@ -162,6 +163,24 @@ def test_a_seek_into_streamed_stems_is_the_ram_seek(stems: Path) -> None:
     streamed, result = _render(_loaded(stems, 0.0), seeks=seeks)
     assert result.streams is not None and result.streams.underruns == 0
     assert np.array_equal(streamed, ram)
+
+
+@pytest.mark.parametrize("block", [OFFLINE_BLOCK, 4096])
+def test_stems_render_the_same_samples_at_any_block(stems: Path, in_ram: Audio,
+                                                    block: int) -> None:
+    """Every event of a stems-only score is placed on its sample inside the graph, so the
+    block only sets how much is computed at a time: `adaptive render` of such a score runs
+    at `OFFLINE_BLOCK` frames (fewer passes through pyo and Python) and is still the
+    256-frame render (`in_ram`), to the bit, transitions, loops, stinger, rest and seeks
+    included. A score with patches keeps the live block: a patch starts on a block."""
+    assert offline_block(_loaded(stems, 0.0)) == OFFLINE_BLOCK
+    assert offline_block(load_score(demo_paths()[0])) == BLOCK
+    streamed, result = _render(_loaded(stems, 0.0), block=block)
+    assert result.streams is not None and result.streams.underruns == 0
+    assert np.array_equal(streamed, in_ram)
+    seeks = [(5 * SR, 45 * SR), (20 * SR, 8 * SR)]
+    sought, _ = _render(_loaded(stems, 1e6), seeks=seeks)
+    assert np.array_equal(_render(_loaded(stems, 0.0), seeks=seeks, block=block)[0], sought)
 
 
 def test_a_stalled_disk_mutes_the_stream_and_it_comes_back_in_place(

@@ -46,7 +46,7 @@ def make_stem_score(directory: Path, stems: int, seconds: float) -> Path:
 def run_case(score: Path, timeline: Path | None, seconds: float) -> dict[str, float]:
     """Render in this process and report speed and peak RSS."""
     from adaptive.commands import parse_command
-    from adaptive.render import render
+    from adaptive.render import offline_block, render
     from adaptive.score.load import load_score
     from adaptive.timeline import load_timeline
 
@@ -57,7 +57,9 @@ def run_case(score: Path, timeline: Path | None, seconds: float) -> dict[str, fl
     else:
         commands = [(round(seconds * SR * k / 8), parse_command(
             {"cmd": "param", "name": "intensity", "value": (k % 2) * 1.0})) for k in range(8)]
-    result = render(loaded, commands, round(seconds * loaded.sample_rate), keep_audio=False)
+    # in the block `adaptive render` uses: stems alone at OFFLINE_BLOCK, patches at 256
+    result = render(loaded, commands, round(seconds * loaded.sample_rate), keep_audio=False,
+                    block=offline_block(loaded))
     total = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": seconds, "render_speed": result.speed,

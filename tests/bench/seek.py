@@ -141,12 +141,16 @@ def play_jumps(jack: str, directory: Path, mix: npt.NDArray[np.float64], plan: S
 
     reference = Reference(player, first)
     settle: dict[str, float | None] = {}
-    for name, wall in player.marks.items():
+    # each mark opens the player's next stretch of play; the music sought is that stretch's
+    # alone (read through `Reference.expected`, a sample mapped a hair before the jump
+    # found the stretch before it still playing, and a jump read 0 ms)
+    for (name, wall), (began, film, _, speed) in zip(player.marks.items(), player.segments,
+                                                       strict=True):
         start = reference.frame_of(wall)
         settle[name] = None
         for at in range(start, start + RATE // 2, RATE // 1000):
-            want = reference.expected(at)
-            if want is not None and _whole(audio, mix, at, want % LOOP) >= WHOLE:
+            want = (film + (reference.wall_of(at) - began) * speed) * RATE
+            if _whole(audio, mix, at, want % LOOP) >= WHOLE:
                 settle[name] = (at - start) / RATE * 1000
                 break
     found = [v for k, v in settle.items() if k != "play" and v is not None]

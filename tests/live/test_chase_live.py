@@ -147,13 +147,17 @@ class Reference:
         """The recording's sample at a wall time."""
         return round(wall * RATE + float(np.interp(wall, self.walls, self.smooth))) + self.first
 
-    def expected(self, at: int) -> float | None:
-        """Film samples on screen at the recording's sample `at` (None: not playing)."""
+    def wall_of(self, at: int) -> float:
+        """The wall time of the recording's sample `at`."""
         jack_frame = at - self.first
         wall = jack_frame / RATE
         for _ in range(3):  # invert frame_of (its offset varies slowly with the wall time)
             wall = (jack_frame - float(np.interp(wall, self.walls, self.smooth))) / RATE
-        film = self.player.film_at(wall)
+        return wall
+
+    def expected(self, at: int) -> float | None:
+        """Film samples on screen at the recording's sample `at` (None: not playing)."""
+        film = self.player.film_at(self.wall_of(at))
         return None if film is None else film * RATE
 
 

@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import random
 import socket
+import sys
 import tempfile
 import time
 import uuid
@@ -268,6 +269,10 @@ def main() -> None:
     report["streamed"] = args.streamed
     report.pop("raw_ms")
     print(json.dumps(report, indent=2))
+    if args.streamed:  # issue 10's case, beside the full run's figures in the report
+        report["how"] = (f"python -m tests.bench.live_latency {' '.join(sys.argv[1:])} "
+                         f"({time.strftime('%Y-%m-%d')})")
+        Path("docs/bench/latency_streamed.json").write_text(json.dumps(report, indent=1) + "\n")
 
 
 if __name__ == "__main__":

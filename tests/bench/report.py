@@ -106,11 +106,14 @@ def plots(latency: dict[str, Any], versus: dict[str, Any], renders: dict[str, An
     names = [n for n, f in renders.items() if isinstance(f, dict)]
     figure, axis = plt.subplots(figsize=(8, 4), dpi=110)
     positions = list(range(len(names)))
-    axis.bar([p - 0.2 for p in positions], [renders[n]["render_speed"] for n in names],
-             width=0.4, label="adaptive")
-    axis.bar([p + 0.2 for p in positions],
-             [nrt.get(n.split()[0], {}).get("render_speed", 0) for n in names], width=0.4,
-             label="scsynth -N (with load)")
+    # like with like: the whole job (load and render) for both, and adaptive's render alone
+    axis.bar([p - 0.27 for p in positions], [renders[n]["render_speed"] for n in names],
+             width=0.27, label="adaptive, once loaded", color="#9ecae1")
+    axis.bar(positions, [renders[n]["speed_with_load"] for n in names], width=0.27,
+             label="adaptive (with load)", color="#1f77b4")
+    axis.bar([p + 0.27 for p in positions],
+             [nrt.get(n.split()[0], {}).get("render_speed", 0) for n in names], width=0.27,
+             label="scsynth -N (with load)", color="#ff7f0e")
     axis.set_xticks(positions, names)
     axis.axhline(40, color="k", linestyle="--", label="target at 32 stems")
     axis.set_ylabel("× real time")
